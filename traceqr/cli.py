@@ -1,0 +1,293 @@
+"""The ``traceqr`` command. Results go to stdout, messages to stderr.
+
+Commands that need the database build the service state themselves; ``traceqr verify
+--keys FILE`` needs nothing but the key file.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Any, NoReturn
+
+import click
+
+from traceqr.errors import TraceQRError
+
+
+def fail(message: str, code: int = 1) -> NoReturn:
+    click.echo(f"error: {message}", err=True)
+    sys.exit(code)
+
+
+def note(message: str) -> None:
+    click.echo(message, err=True)
+
+
+def open_state(*, migrate_if_empty: bool = True) -> Any:
+    """Settings, database, key store — the service without the web."""
+    from traceqr.config import load_settings
+    from traceqr.db import upgrade_schema
+    from traceqr.state import AppState
+
+    try:
+        state = AppState.create(load_settings())
+    except TraceQRError as exc:
+        fail(exc.message, 2)
+    if migrate_if_empty and not state.database.is_migrated():
+        note("The database has no schema yet: creating it (traceqr init).")
+        upgrade_schema(state.database)
+    return state
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="traceqr")
+def main() -> None:
+    """TraceQR: signed QR stamps for product origin and anti-counterfeiting."""
+
+
+@main.command()
+def init() -> None:
+    """Create or upgrade the database schema and create any missing keys. Idempotent."""
+    from traceqr.db import upgrade_schema
+    from traceqr.services.businesses import ensure_signing_keys
+    from traceqr.state import utcnow
+
+    state = open_state(migrate_if_empty=False)
+    upgrade_schema(state.database)
+    with state.database.session() as session:
+        created = ensure_signing_keys(session, state.keystore, utcnow())
+    note(f"Schema is up to date in {state.settings.database_url.split('@')[-1]}.")
+    note(f"Instance folder: {state.settings.instance_path}")
+    if created:
+        note(f"Created {created} missing signing key(s).")
+
+
+# --- businesses ------------------------------------------------------------------------------
+
+
+@main.group()
+def business() -> None:
+    """Manage businesses."""
+
+
+@business.command("create")
+@click.option("--name", required=True, help="Trading name shown to shoppers")
+@click.option("--email", required=True, help="The owner's e-mail (their sign-in)")
+@click.option("--password", default=None, help="The owner's password (10+ characters)")
+@click.option("--province", "province_code", default=None, help="Province code, e.g. ha-noi")
+@click.option("--address", "address_street", default=None, help="Street address")
+@click.option("--commune", "address_commune", default=None, help="Xã/phường")
+@click.option("--cluster", "cluster_name", default=None, help="Industrial park or cluster")
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object on stdout")
+def business_create(
+    name: str, email: str, password: str | None, as_json: bool, **profile: str | None
+) -> None:
+    """Create a business, its owner account, its signing key and an API key."""
+    from traceqr.services.businesses import create_business
+    from traceqr.state import utcnow
+
+    state = open_state()
+    try:
+        with state.database.session() as session:
+            created = create_business(
+                session,
+                state.keystore,
+                name=name,
+                email=email,
+                password=password,
+                now=utcnow(),
+                profile={k: v for k, v in profile.items() if v is not None},
+            )
+            result = {
+                "id": created.business.id,
+                "name": created.business.name,
+                "email": created.owner.email,
+                "kid": created.signing_key.kid.hex(),
+                "api_key": created.api_key,
+            }
+    except TraceQRError as exc:
+        fail(exc.message)
+    if as_json:
+        click.echo(json.dumps(result, ensure_ascii=False))
+    else:
+        note(f"Created business {result['id']}: {result['name']}")
+        note("API key (shown once, keep it safe):")
+        click.echo(result["api_key"])
+
+
+# --- keys ------------------------------------------------------------------------------------
+
+
+@main.group()
+def keys() -> None:
+    """Signing keys and the published key set."""
+
+
+@keys.command("rotate")
+@click.option("--business", "business_id", required=True, type=int, help="Business id")
+def keys_rotate(business_id: int) -> None:
+    """Give a business a new signing key; old keys stay published, verify-only."""
+    from traceqr.services.businesses import rotate_signing_key
+    from traceqr.state import utcnow
+
+    state = open_state()
+    try:
+        with state.database.session() as session:
+            new_key, retired = rotate_signing_key(session, state.keystore, business_id, utcnow())
+            new_kid, retired_kids = new_key.kid.hex(), [k.kid.hex() for k in retired]
+    except TraceQRError as exc:
+        fail(exc.message)
+    note(f"New signing key {new_kid} for business {business_id}.")
+    for kid in retired_kids:
+        note(f"Key {kid} is now verify-only; it stays in /.well-known/jwks.json.")
+    click.echo(new_kid)
+
+
+@keys.command("export")
+@click.option("-o", "--output", type=click.Path(dir_okay=False, writable=True), default="-")
+def keys_export(output: str) -> None:
+    """Write the public key set (JWKS) for offline verifiers."""
+    from traceqr.services.registry import jwks_document
+
+    state = open_state()
+    with state.database.session() as session:
+        document = jsonable(jwks_document(session))
+    text = json.dumps(document, indent=2, ensure_ascii=False) + "\n"
+    if output == "-":
+        click.echo(text, nl=False)
+    else:
+        Path(output).write_text(text, encoding="utf-8")
+        note(f"Wrote {len(document['keys'])} key(s) to {output}")
+
+
+def jsonable(value: Any) -> Any:
+    return json.loads(json.dumps(value, default=str))
+
+
+# --- verify ----------------------------------------------------------------------------------
+
+
+@main.command()
+@click.argument("text")
+@click.option(
+    "--keys",
+    "keys_file",
+    default=None,
+    help="A JWKS file (from /.well-known/jwks.json): verify with no database or network",
+)
+@click.option("--json", "as_json", is_flag=True, help="Print the result as JSON")
+def verify(text: str, keys_file: str | None, as_json: bool) -> None:
+    """Check a scanned TEXT's signature offline. Exit 0 valid, 1 not valid, 2 usage error."""
+    from traceqr.domain.keys import KeyFormatError, KeyRing
+    from traceqr.domain.stamp_format import (
+        StampFormatError,
+        extract_code,
+        parse_scanned_text,
+        serial_text,
+        short_code,
+    )
+
+    if keys_file is not None:
+        try:
+            raw = Path(keys_file).read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError) as exc:
+            fail(f"cannot read key file {keys_file}: {exc}", 2)
+        try:
+            ring = KeyRing.from_jwks(json.loads(raw))
+        except (ValueError, KeyFormatError) as exc:
+            fail(f"{keys_file} is not a usable JWKS: {exc}", 2)
+    else:
+        from traceqr.services.registry import public_key_ring
+
+        state = open_state()
+        with state.database.session() as session:
+            ring = public_key_ring(session)
+
+    result: dict[str, Any] = {"valid": False, "text": text.strip()[:300]}
+    try:
+        extract_code(text, None)
+        stamp = parse_scanned_text(text, None)
+    except StampFormatError as exc:
+        result["reason"] = exc.reason
+        result["message"] = str(exc)
+    else:
+        result.update(
+            serial=serial_text(stamp.serial),
+            short_code=short_code(stamp.serial),
+            kid=stamp.kid.hex(),
+            format_version=stamp.version,
+        )
+        if "/" in text:
+            result["url_prefix"] = text.strip().upper().rsplit("/S/", 1)[0]
+        key = ring.verify(stamp)
+        if key is None:
+            known = stamp.kid in ring
+            result["reason"] = "bad_signature" if known else "unknown_key"
+            result["message"] = (
+                "the signature does not match: altered or forged"
+                if known
+                else f"no key {stamp.kid.hex()} in the key set"
+            )
+        else:
+            result.update(
+                valid=True,
+                business_id=key.business_id,
+                business_name=key.business_name,
+                key_status=key.status,
+            )
+    if as_json:
+        click.echo(json.dumps(result, ensure_ascii=False))
+    elif result["valid"]:
+        issuer = result.get("business_name") or "unknown business"
+        click.echo(f"VALID: signed by key {result['kid']} of {issuer}")
+        click.echo(f"stamp {result['short_code']} (serial {result['serial']})")
+        if "url_prefix" in result:
+            click.echo(f"printed for {result['url_prefix']}")
+        note(
+            "An offline check proves who issued the stamp. Only the online check "
+            "catches copies, revocations and recalls."
+        )
+    else:
+        click.echo(f"NOT VALID: {result['message']} ({result['reason']})")
+    sys.exit(0 if result["valid"] else 1)
+
+
+# --- serving and demo ------------------------------------------------------------------------
+
+
+@main.command()
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=5000, show_default=True, type=int)
+def serve(host: str, port: int) -> None:
+    """Run the service (for production use gunicorn 'traceqr:create_app()')."""
+    from traceqr import create_app
+
+    open_state()
+    app = create_app()
+    note(f"TraceQR on http://{host}:{port}/ (Ctrl+C stops it)")
+    app.run(host=host, port=port, threaded=True, use_reloader=False)
+
+
+@main.command()
+def demo() -> None:
+    """Load the demo businesses, products, batches and stamps; print how to try them."""
+    from traceqr.services.demo import load_demo
+    from traceqr.state import utcnow
+
+    state = open_state()
+    with state.database.session() as session:
+        credentials = load_demo(
+            session,
+            state.keystore,
+            state.settings.instance_path,
+            state.settings.public_url,
+            utcnow(),
+        )
+    for line in credentials.lines():
+        click.echo(line)
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()

@@ -1,0 +1,136 @@
+"""Configuration: defaults, then the instance folder, then ``TRACEQR_*`` variables.
+
+Everything is read once, in :func:`load_settings`, and checked there: a bad value stops
+the service at start with a message naming the variable, not at the first request.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+from traceqr.domain.stamp_format import normalize_public_url
+from traceqr.errors import ConfigError
+
+DEFAULT_PUBLIC_URL = "http://127.0.0.1:5000"
+SQLITE_FILENAME = "traceqr.sqlite3"
+
+
+@dataclass(frozen=True)
+class Settings:
+    instance_path: Path
+    database_url: str
+    public_url: str  # normalized: scheme and host upper case, no trailing slash
+    rate_limits_enabled: bool = True
+    rate_limit_storage: str = "memory://"
+    secret_key: str = ""
+    master_keys: tuple[str, ...] = ()  # from TRACEQR_MASTER_KEYS; else instance/master.key
+    trust_proxy: int = 0  # how many reverse proxies set X-Forwarded-* in front of us
+    verify_rate_limit: str = "60 per minute; 600 per hour"
+    api_rate_limit: str = "600 per minute"
+    max_stamps_per_request: int = 100_000
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def keystore_path(self) -> Path:
+        return self.instance_path / "keystore"
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.database_url.startswith("sqlite")
+
+
+def _flag(name: str, value: str) -> bool:
+    lowered = value.strip().lower()
+    if lowered in {"off", "0", "false", "no"}:
+        return False
+    if lowered in {"on", "1", "true", "yes", ""}:
+        return True
+    raise ConfigError(f"{name} must be on or off, not {value!r}")
+
+
+def read_or_create_secret(path: Path, make: Any) -> str:
+    """Read a secret file from the instance folder, creating it (mode 0600) the first time."""
+    if path.exists():
+        return path.read_text(encoding="ascii").strip()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    value = make()
+    tmp = path.with_suffix(".tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w", encoding="ascii") as handle:
+        handle.write(value + "\n")
+        handle.flush()
+        os.fsync(handle.fileno())
+    try:
+        # Two processes starting at once: the first link wins, the other reads it.
+        os.link(tmp, path)
+    except FileExistsError:
+        pass
+    finally:
+        tmp.unlink(missing_ok=True)
+    return path.read_text(encoding="ascii").strip()
+
+
+def load_settings(
+    overrides: dict[str, Any] | None = None, environ: dict[str, str] | None = None
+) -> Settings:
+    env = dict(os.environ if environ is None else environ)
+    overrides = dict(overrides or {})
+
+    instance_path = Path(
+        overrides.pop("instance_path", None) or env.get("TRACEQR_INSTANCE") or "instance"
+    ).resolve()
+    instance_path.mkdir(parents=True, exist_ok=True)
+
+    database_url = (
+        overrides.pop("database_url", None)
+        or env.get("TRACEQR_DATABASE_URL")
+        or f"sqlite:///{instance_path / SQLITE_FILENAME}"
+    )
+    if database_url.startswith("postgres://") or database_url.startswith("postgresql://"):
+        # The driver TraceQR ships is psycopg 3.
+        database_url = "postgresql+psycopg://" + database_url.split("://", 1)[1]
+
+    raw_public_url = (
+        overrides.pop("public_url", None) or env.get("TRACEQR_PUBLIC_URL") or DEFAULT_PUBLIC_URL
+    )
+    try:
+        public_url = normalize_public_url(raw_public_url)
+    except ValueError as exc:
+        raise ConfigError(f"TRACEQR_PUBLIC_URL: {exc}") from exc
+
+    rate_limits_enabled = overrides.pop("rate_limits_enabled", None)
+    if rate_limits_enabled is None:
+        rate_limits_enabled = _flag("TRACEQR_RATE_LIMITS", env.get("TRACEQR_RATE_LIMITS", "on"))
+
+    secret_key = (
+        overrides.pop("secret_key", None)
+        or env.get("TRACEQR_SECRET_KEY")
+        or read_or_create_secret(instance_path / "secret.key", lambda: secrets.token_urlsafe(32))
+    )
+    master_keys = tuple(
+        k.strip() for k in env.get("TRACEQR_MASTER_KEYS", "").split(",") if k.strip()
+    )
+
+    try:
+        trust_proxy = int(env.get("TRACEQR_TRUST_PROXY", "0"))
+    except ValueError as exc:
+        raise ConfigError("TRACEQR_TRUST_PROXY must be a number of proxies (0, 1, …)") from exc
+
+    settings = Settings(
+        instance_path=instance_path,
+        database_url=database_url,
+        public_url=public_url,
+        rate_limits_enabled=bool(rate_limits_enabled),
+        rate_limit_storage=env.get("TRACEQR_REDIS_URL", "memory://"),
+        secret_key=secret_key,
+        master_keys=master_keys,
+        trust_proxy=trust_proxy,
+    )
+    known = {f for f in Settings.__dataclass_fields__}
+    direct = {k: v for k, v in overrides.items() if k in known}
+    extra = {k: v for k, v in overrides.items() if k not in known}
+    return replace(settings, **direct, extra={**settings.extra, **extra})

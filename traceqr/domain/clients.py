@@ -1,0 +1,35 @@
+"""Coarse, privacy-preserving facts about who scanned: never the address itself."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+
+DEVICE_FAMILIES = ("android", "ios", "windows", "mac", "linux", "bot", "other")
+
+
+def device_family(user_agent: str | None) -> str:
+    """The device family from a User-Agent header, or "other"."""
+    ua = (user_agent or "").lower()
+    if not ua:
+        return "other"
+    if any(word in ua for word in ("bot", "crawler", "spider", "curl/", "python-", "wget/")):
+        return "bot"
+    if "android" in ua:
+        return "android"
+    if any(word in ua for word in ("iphone", "ipad", "ipod")):
+        return "ios"
+    if "windows" in ua:
+        return "windows"
+    if "macintosh" in ua or "mac os x" in ua:
+        return "mac"
+    if "linux" in ua or "x11" in ua:
+        return "linux"
+    return "other"
+
+
+def hash_client_address(address: str | None, salt: bytes) -> bytes | None:
+    """A keyed hash of a client address: equal addresses match, the address is not kept."""
+    if not address:
+        return None
+    return hmac.new(salt, address.encode("utf-8"), hashlib.sha256).digest()[:16]

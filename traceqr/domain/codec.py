@@ -1,0 +1,112 @@
+"""Text encodings used by the stamp format.
+
+* RFC 4648 base32 (``A-Z2-7``), unpadded and canonical, for the code carried in the QR:
+  every character is in the QR alphanumeric set, so the whole URL encodes compactly.
+* Crockford base32 (``0-9A-Z`` minus ``I L O U``) with a Luhn mod 32 check character for
+  the short code printed under each QR, which people read and type.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+
+RFC4648_ALPHABET = "ABCDEFGHIJKLMNOPQRSTUVWXYZ234567"
+CROCKFORD_ALPHABET = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
+_CROCKFORD_INDEX = {symbol: value for value, symbol in enumerate(CROCKFORD_ALPHABET)}
+# Letters people confuse with digits are read as the digits (Crockford's rule).
+_CROCKFORD_ALIASES = {"O": "0", "I": "1", "L": "1"}
+_RFC4648_SET = frozenset(RFC4648_ALPHABET)
+
+
+class EncodingError(ValueError):
+    """The text is not a valid encoding; ``reason`` is a stable code."""
+
+    def __init__(self, reason: str, message: str) -> None:
+        super().__init__(message)
+        self.reason = reason
+
+
+def base32_length(byte_count: int) -> int:
+    """Number of unpadded base32 characters that encode ``byte_count`` bytes."""
+    return -(-byte_count * 8 // 5)
+
+
+def base32_encode(data: bytes) -> str:
+    """Unpadded, upper-case RFC 4648 base32."""
+    return base64.b32encode(data).decode("ascii").rstrip("=")
+
+
+def base32_decode_canonical(text: str, byte_count: int) -> bytes:
+    """Decode exactly ``byte_count`` bytes from unpadded upper-case base32.
+
+    Only the canonical spelling is accepted: no padding, no lower case (callers fold case
+    first), no characters outside the alphabet and every unused trailing bit zero. So two
+    different texts never decode to the same bytes.
+    """
+    if len(text) != base32_length(byte_count):
+        raise EncodingError(
+            "bad_length", f"expected {base32_length(byte_count)} characters, got {len(text)}"
+        )
+    bad = sorted({ch for ch in text if ch not in _RFC4648_SET})
+    if bad:
+        shown = ", ".join(repr(ch) for ch in bad[:5])
+        raise EncodingError("bad_character", f"characters outside base32: {shown}")
+    padded = text + "=" * (-len(text) % 8)
+    try:
+        data = base64.b32decode(padded)
+    except binascii.Error as exc:  # pragma: no cover - length and alphabet are checked above
+        raise EncodingError("bad_encoding", str(exc)) from exc
+    if len(data) != byte_count or base32_encode(data) != text:
+        raise EncodingError("non_canonical", "unused trailing bits are not zero")
+    return data
+
+
+def crockford_encode(data: bytes) -> str:
+    """Crockford base32 of ``data``, most significant bits first, no padding."""
+    value = int.from_bytes(data, "big")
+    bit_count = len(data) * 8
+    length = -(-bit_count // 5)
+    value <<= length * 5 - bit_count
+    return "".join(
+        CROCKFORD_ALPHABET[(value >> (5 * (length - 1 - i))) & 31] for i in range(length)
+    )
+
+
+def crockford_decode(text: str, byte_count: int) -> bytes:
+    """Inverse of :func:`crockford_encode`; ``text`` must already be normalized."""
+    if len(text) != -(-byte_count * 8 // 5):
+        raise EncodingError("bad_length", f"expected {-(-byte_count * 8 // 5)} characters")
+    value = 0
+    for ch in text:
+        digit = _CROCKFORD_INDEX.get(ch)
+        if digit is None:
+            raise EncodingError("bad_character", f"{ch!r} is not a code character")
+        value = value << 5 | digit
+    spare = len(text) * 5 - byte_count * 8
+    if value & ((1 << spare) - 1):
+        raise EncodingError("non_canonical", "unused trailing bits are not zero")
+    return (value >> spare).to_bytes(byte_count, "big")
+
+
+def normalize_crockford(text: str) -> str:
+    """Fold what a person types into canonical Crockford symbols.
+
+    Upper-cases, drops spaces and hyphens, and reads O as 0 and I/L as 1.
+    """
+    folded = "".join(ch for ch in text.upper() if ch not in " -\t\u00a0")
+    return "".join(_CROCKFORD_ALIASES.get(ch, ch) for ch in folded)
+
+
+def luhn32_check_symbol(text: str) -> str:
+    """Luhn mod N (N = 32) check character over Crockford symbols.
+
+    Catches every single-character error and every swap of two adjacent characters.
+    """
+    factor = 2
+    total = 0
+    for ch in reversed(text):
+        addend = factor * _CROCKFORD_INDEX[ch]
+        factor = 1 if factor == 2 else 2
+        total += addend // 32 + addend % 32
+    return CROCKFORD_ALPHABET[(32 - total % 32) % 32]

@@ -1,0 +1,52 @@
+"""GS1 identifiers: GTIN check digits and the character set of lots and serials."""
+
+from __future__ import annotations
+
+GTIN_LENGTHS = (8, 12, 13, 14)
+# GS1 AI encodable character set 82 (GS1 General Specifications, figure 7.11-1).
+CSET82 = frozenset(
+    "!\"%&'()*+,-./0123456789:;<=>?ABCDEFGHIJKLMNOPQRSTUVWXYZ_abcdefghijklmnopqrstuvwxyz"
+)
+LOT_MAX_LENGTH = 20
+
+
+class GS1Error(ValueError):
+    """An identifier breaks a GS1 rule; the message says which."""
+
+
+def check_digit(digits: str) -> int:
+    """The GS1 mod-10 check digit for a string of digits without its check digit.
+
+    Weights 3, 1, 3, … are applied from the right.
+    """
+    if not digits.isdigit() or not digits.isascii():
+        raise GS1Error("only digits have a GS1 check digit")
+    total = sum(int(d) * (3 if i % 2 == 0 else 1) for i, d in enumerate(reversed(digits)))
+    return (10 - total % 10) % 10
+
+
+def normalize_gtin(text: str) -> str:
+    """Validate a GTIN-8/12/13/14 and return it as GTIN-14 (zero-padded on the left)."""
+    gtin = text.strip()
+    if not gtin.isascii() or not gtin.isdigit():
+        raise GS1Error("a GTIN is made of digits only")
+    if len(gtin) not in GTIN_LENGTHS:
+        raise GS1Error("a GTIN has 8, 12, 13 or 14 digits")
+    if check_digit(gtin[:-1]) != int(gtin[-1]):
+        raise GS1Error(f"the check digit should be {check_digit(gtin[:-1])}, not {gtin[-1]}")
+    return gtin.zfill(14)
+
+
+def validate_lot(text: str) -> str:
+    """A batch/lot number as GS1 AI (10) allows: 1–20 characters of CSET 82."""
+    if not text:
+        raise GS1Error("a lot number cannot be empty")
+    if len(text) > LOT_MAX_LENGTH:
+        raise GS1Error(f"a lot number has at most {LOT_MAX_LENGTH} characters")
+    bad = sorted({ch for ch in text if ch not in CSET82})
+    if bad:
+        shown = " ".join(repr(ch) for ch in bad[:5])
+        raise GS1Error(
+            f"a lot number uses letters, digits and !\"%&'()*+,-./:;<=>?_ only; not {shown}"
+        )
+    return text

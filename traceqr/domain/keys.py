@@ -1,0 +1,237 @@
+"""Ed25519 keys, key ids and the key ring verifiers trust.
+
+Signing and verification go through libsodium (PyNaCl): the same Ed25519 as RFC 8032,
+about twice as fast as the OpenSSL path on this hardware, and strict about non-canonical
+signatures.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import os
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import nacl.bindings
+import nacl.exceptions
+
+from traceqr.domain.stamp_format import (
+    FORMAT_V1,
+    KID_LENGTH,
+    SERIAL_LENGTH,
+    StampCode,
+    signed_message,
+)
+
+SEED_LENGTH = 32
+PUBLIC_KEY_LENGTH = 32
+
+KEY_ACTIVE = "active"  # signs new stamps
+KEY_RETIRED = "retired"  # verify-only: its stamps stay good
+KEY_STATUSES = (KEY_ACTIVE, KEY_RETIRED)
+
+
+class KeyFormatError(ValueError):
+    """A key, kid or JWK document is malformed."""
+
+
+def generate_seed() -> bytes:
+    """A new Ed25519 private key (its 32-byte seed)."""
+    return os.urandom(SEED_LENGTH)
+
+
+def new_kid() -> bytes:
+    """A random 4-byte key id. Uniqueness among our keys is enforced by the registry."""
+    return os.urandom(KID_LENGTH)
+
+
+def kid_text(kid: bytes) -> str:
+    """The kid as the JWKS and the API write it: 8 lower-case hex digits."""
+    return kid.hex()
+
+
+def parse_kid_text(text: str) -> bytes:
+    try:
+        kid = bytes.fromhex(text)
+    except ValueError as exc:
+        raise KeyFormatError(f"kid {text!r} is not hex") from exc
+    if len(kid) != KID_LENGTH:
+        raise KeyFormatError(f"kid {text!r} is not {KID_LENGTH} bytes")
+    return kid
+
+
+def public_key_from_seed(seed: bytes) -> bytes:
+    if len(seed) != SEED_LENGTH:
+        raise KeyFormatError("an Ed25519 seed is 32 bytes")
+    public, _secret = nacl.bindings.crypto_sign_seed_keypair(seed)
+    return bytes(public)
+
+
+class StampSigner:
+    """Signs stamps with one business key. Holds the private key: keep it short-lived."""
+
+    __slots__ = ("_secret", "kid", "public_key")
+
+    def __init__(self, kid: bytes, seed: bytes) -> None:
+        if len(kid) != KID_LENGTH:
+            raise KeyFormatError("a kid is 4 bytes")
+        public, secret = nacl.bindings.crypto_sign_seed_keypair(seed)
+        self.kid = kid
+        self.public_key = bytes(public)
+        self._secret = secret
+
+    def sign(self, message: bytes) -> bytes:
+        return nacl.bindings.crypto_sign(message, self._secret)[:64]
+
+    def sign_serial(self, serial: bytes) -> bytes:
+        """The signature of a version 1 stamp with this key and ``serial``."""
+        return self.sign(signed_message(self.kid, serial))
+
+    def issue(self, serial: bytes) -> StampCode:
+        return StampCode(FORMAT_V1, self.kid, serial, self.sign_serial(serial))
+
+    def sign_serials(self, serials: Sequence[bytes]) -> list[bytes]:
+        """Signatures for many version 1 stamps: the issuance inner loop."""
+        sign = nacl.bindings.crypto_sign
+        secret = self._secret
+        prefix = signed_message(self.kid, bytes(SERIAL_LENGTH))[:-SERIAL_LENGTH]
+        signatures = []
+        for serial in serials:
+            if len(serial) != SERIAL_LENGTH:
+                raise ValueError("a serial is 10 bytes")
+            signatures.append(sign(prefix + serial, secret)[:64])
+        return signatures
+
+
+def verify_signature(public_key: bytes, message: bytes, signature: bytes) -> bool:
+    try:
+        nacl.bindings.crypto_sign_open(signature + message, public_key)
+    except (nacl.exceptions.BadSignatureError, nacl.exceptions.ValueError, ValueError):
+        return False
+    return True
+
+
+@dataclass(frozen=True, slots=True)
+class PublicKey:
+    """A verification key and what a verifier may show about its owner."""
+
+    kid: bytes
+    key: bytes
+    business_id: int | None = None
+    business_name: str | None = None
+    status: str = KEY_ACTIVE
+    created_at: str | None = None  # ISO 8601, informative
+    extra: Mapping[str, Any] = field(default_factory=dict)
+
+    def verifies(self, stamp: StampCode) -> bool:
+        return stamp.kid == self.kid and verify_signature(
+            self.key, stamp.signed_message, stamp.signature
+        )
+
+    def to_jwk(self) -> dict[str, Any]:
+        jwk: dict[str, Any] = {
+            "kty": "OKP",
+            "crv": "Ed25519",
+            "x": _b64url(self.key),
+            "kid": kid_text(self.kid),
+            "alg": "EdDSA",
+            "use": "sig",
+            "traceqr_status": self.status,
+        }
+        if self.business_id is not None:
+            jwk["traceqr_business_id"] = self.business_id
+        if self.business_name is not None:
+            jwk["traceqr_business_name"] = self.business_name
+        if self.created_at is not None:
+            jwk["traceqr_created_at"] = self.created_at
+        jwk.update(self.extra)
+        return jwk
+
+    @classmethod
+    def from_jwk(cls, jwk: Any) -> PublicKey:
+        if not isinstance(jwk, dict):
+            raise KeyFormatError("a JWK is a JSON object")
+        if jwk.get("kty") != "OKP" or jwk.get("crv") != "Ed25519":
+            raise KeyFormatError("only OKP/Ed25519 keys verify TraceQR stamps")
+        if "d" in jwk:
+            raise KeyFormatError("refusing a JWK that carries a private key")
+        x, kid = jwk.get("x"), jwk.get("kid")
+        if not isinstance(x, str) or not isinstance(kid, str):
+            raise KeyFormatError("a JWK needs string members x and kid")
+        key = _b64url_decode(x)
+        if len(key) != PUBLIC_KEY_LENGTH:
+            raise KeyFormatError("an Ed25519 public key is 32 bytes")
+        business_id = jwk.get("traceqr_business_id")
+        business_name = jwk.get("traceqr_business_name")
+        status = jwk.get("traceqr_status", KEY_ACTIVE)
+        return cls(
+            kid=parse_kid_text(kid),
+            key=key,
+            business_id=business_id if isinstance(business_id, int) else None,
+            business_name=business_name if isinstance(business_name, str) else None,
+            status=status if status in KEY_STATUSES else KEY_ACTIVE,
+            created_at=jwk.get("traceqr_created_at")
+            if isinstance(jwk.get("traceqr_created_at"), str)
+            else None,
+        )
+
+
+class KeyRing:
+    """Public keys by kid. Several keys may share a kid (foreign JWKS): all are tried."""
+
+    def __init__(self, keys: Iterable[PublicKey] = ()) -> None:
+        self._by_kid: dict[bytes, list[PublicKey]] = {}
+        for key in keys:
+            self.add(key)
+
+    def add(self, key: PublicKey) -> None:
+        same_kid = self._by_kid.setdefault(key.kid, [])
+        same_kid[:] = [k for k in same_kid if k.key != key.key]
+        same_kid.append(key)
+
+    def candidates(self, kid: bytes) -> list[PublicKey]:
+        return list(self._by_kid.get(kid, ()))
+
+    def __contains__(self, kid: object) -> bool:
+        return kid in self._by_kid
+
+    def __iter__(self) -> Iterator[PublicKey]:
+        for keys in self._by_kid.values():
+            yield from keys
+
+    def __len__(self) -> int:
+        return sum(len(keys) for keys in self._by_kid.values())
+
+    def verify(self, stamp: StampCode) -> PublicKey | None:
+        """The key whose signature the stamp carries, or None."""
+        for key in self._by_kid.get(stamp.kid, ()):
+            if key.verifies(stamp):
+                return key
+        return None
+
+    def to_jwks(self) -> dict[str, Any]:
+        return {"keys": [key.to_jwk() for key in self]}
+
+    @classmethod
+    def from_jwks(cls, document: Any) -> KeyRing:
+        if not isinstance(document, dict) or not isinstance(document.get("keys"), list):
+            raise KeyFormatError('a JWKS is a JSON object with a "keys" array')
+        ring = cls()
+        for jwk in document["keys"]:
+            if isinstance(jwk, dict) and (jwk.get("kty"), jwk.get("crv")) != ("OKP", "Ed25519"):
+                continue  # other key types may share a JWKS; they never sign stamps
+            ring.add(PublicKey.from_jwk(jwk))
+        return ring
+
+
+def _b64url(data: bytes) -> str:
+    return base64.urlsafe_b64encode(data).decode("ascii").rstrip("=")
+
+
+def _b64url_decode(text: str) -> bytes:
+    try:
+        return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+    except (binascii.Error, ValueError) as exc:
+        raise KeyFormatError("x is not base64url") from exc

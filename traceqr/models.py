@@ -1,0 +1,227 @@
+"""The database schema, in one place. Migrations under traceqr/migrations follow it.
+
+Times are stored in UTC and come back timezone-aware on SQLite and PostgreSQL alike; the
+pages show them in Vietnam's time (UTC+7).
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime
+from typing import Any
+
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    Date,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    LargeBinary,
+    MetaData,
+    String,
+    Text,
+    UniqueConstraint,
+    text,
+)
+from sqlalchemy.engine import Dialect
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+from sqlalchemy.types import TypeDecorator
+
+NAMING_CONVENTION = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+# SQLite only auto-increments an INTEGER PRIMARY KEY; PostgreSQL gets a BIGINT identity.
+BigId = BigInteger().with_variant(Integer, "sqlite")
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """A point in time: stored as UTC, always returned timezone-aware."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetimes are ambiguous; pass an aware one")
+        value = value.astimezone(UTC)
+        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value: Any, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            return value.replace(tzinfo=UTC)
+        return value.astimezone(UTC)
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING_CONVENTION)
+
+
+class Business(Base):
+    __tablename__ = "businesses"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(200), comment="trading name shown to shoppers")
+    legal_name: Mapped[str | None] = mapped_column(String(300))
+    tax_code: Mapped[str | None] = mapped_column(String(14), comment="mã số thuế, 10 or 13 digits")
+    email: Mapped[str] = mapped_column(String(254))
+    phone: Mapped[str | None] = mapped_column(String(30))
+    website: Mapped[str | None] = mapped_column(String(300))
+    address_street: Mapped[str | None] = mapped_column(String(300))
+    address_commune: Mapped[str | None] = mapped_column(
+        String(120), comment="xã/phường/đặc khu since 1 July 2025"
+    )
+    province_code: Mapped[str | None] = mapped_column(
+        String(40), comment="slug of one of the 34 provinces (data/vn-provinces-2025.csv)"
+    )
+    cluster_name: Mapped[str | None] = mapped_column(
+        String(200), comment="industrial park or cluster it operates in"
+    )
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class User(Base):
+    __tablename__ = "users"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    business_id: Mapped[int] = mapped_column(ForeignKey("businesses.id"), index=True)
+    email: Mapped[str] = mapped_column(String(254), unique=True, comment="stored lower-case")
+    password_hash: Mapped[str | None] = mapped_column(
+        String(200), comment="argon2id; NULL until the person sets a password"
+    )
+    role: Mapped[str] = mapped_column(String(16), comment="owner or staff")
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    last_login_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class ApiKey(Base):
+    __tablename__ = "api_keys"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    business_id: Mapped[int] = mapped_column(ForeignKey("businesses.id"), index=True)
+    name: Mapped[str] = mapped_column(String(100))
+    prefix: Mapped[str] = mapped_column(String(16), comment="first characters, to recognise it")
+    key_hash: Mapped[bytes] = mapped_column(
+        LargeBinary(32), unique=True, comment="SHA-256 of the whole key; the key is shown once"
+    )
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    last_used_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class SigningKey(Base):
+    """A business's Ed25519 key. Private halves live encrypted in the instance key store."""
+
+    __tablename__ = "signing_keys"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    business_id: Mapped[int] = mapped_column(ForeignKey("businesses.id"), index=True)
+    kid: Mapped[bytes] = mapped_column(LargeBinary(4), unique=True)
+    public_key: Mapped[bytes] = mapped_column(LargeBinary(32))
+    status: Mapped[str] = mapped_column(String(16), comment="active (signs) or retired (verifies)")
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    retired_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class Product(Base):
+    __tablename__ = "products"
+    __table_args__ = (
+        Index(
+            "uq_products_business_gtin",
+            "business_id",
+            "gtin",
+            unique=True,
+            sqlite_where=text("gtin IS NOT NULL"),
+            postgresql_where=text("gtin IS NOT NULL"),
+        ),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    business_id: Mapped[int] = mapped_column(ForeignKey("businesses.id"), index=True)
+    name: Mapped[str] = mapped_column(String(300))
+    gtin: Mapped[str | None] = mapped_column(String(14), comment="GTIN-14, check digit verified")
+    description: Mapped[str | None] = mapped_column(Text)
+    brand: Mapped[str | None] = mapped_column(String(200))
+    category: Mapped[str | None] = mapped_column(String(200))
+    origin: Mapped[str | None] = mapped_column(String(200), comment="xuất xứ, as on the label")
+    standards: Mapped[str | None] = mapped_column(Text, comment="tiêu chuẩn áp dụng")
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class Batch(Base):
+    __tablename__ = "batches"
+    __table_args__ = (UniqueConstraint("product_id", "lot", name="uq_batches_product_lot"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    business_id: Mapped[int] = mapped_column(
+        ForeignKey("businesses.id"), index=True, comment="copied from the product for tenancy"
+    )
+    product_id: Mapped[int] = mapped_column(ForeignKey("products.id"), index=True)
+    lot: Mapped[str] = mapped_column(String(20), comment="GS1 AI (10): CSET 82, at most 20")
+    production_date: Mapped[date | None] = mapped_column(Date, comment="NSX")
+    expiry_date: Mapped[date | None] = mapped_column(Date, comment="HSD")
+    quantity: Mapped[int | None] = mapped_column(Integer)
+    facility: Mapped[str | None] = mapped_column(String(300))
+    notes: Mapped[str | None] = mapped_column(Text)
+    recalled_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    recall_reason: Mapped[str | None] = mapped_column(Text, comment="shown to the public")
+    stamps_total: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    stamps_active: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    stamps_revoked: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class Stamp(Base):
+    """One issued stamp. The code in its QR is rebuilt from kid, serial and signature."""
+
+    __tablename__ = "stamps"
+    __table_args__ = (UniqueConstraint("batch_id", "seq", name="uq_stamps_batch_seq"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    batch_id: Mapped[int] = mapped_column(ForeignKey("batches.id"))
+    signing_key_id: Mapped[int] = mapped_column(ForeignKey("signing_keys.id"))
+    seq: Mapped[int] = mapped_column(Integer, comment="1, 2, … in issue order within the batch")
+    serial: Mapped[bytes] = mapped_column(LargeBinary(10), unique=True, comment="80 random bits")
+    signature: Mapped[bytes] = mapped_column(LargeBinary(64))
+    active: Mapped[bool] = mapped_column(Boolean)
+    activated_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    revoke_reason: Mapped[str | None] = mapped_column(Text)
+    scan_count: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    first_scan_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    last_scan_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class Scan(Base):
+    """One verification, of any text: invalid and unregistered scans are kept for alarms."""
+
+    __tablename__ = "scans"
+    __table_args__ = (
+        Index("ix_scans_stamp_time", "stamp_id", "scanned_at"),
+        Index("ix_scans_business_time", "business_id", "scanned_at"),
+    )
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    stamp_id: Mapped[int | None] = mapped_column(ForeignKey("stamps.id"))
+    business_id: Mapped[int | None] = mapped_column(ForeignKey("businesses.id"))
+    scanned_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    status: Mapped[str] = mapped_column(String(16))
+    reasons: Mapped[str] = mapped_column(String(200), comment="comma-separated reason codes")
+    channel: Mapped[str] = mapped_column(String(8), comment="page or api")
+    kid: Mapped[bytes | None] = mapped_column(LargeBinary(4), comment="for unregistered alarms")
+    serial: Mapped[bytes | None] = mapped_column(LargeBinary(10))
+    province_code: Mapped[str | None] = mapped_column(String(40))
+    ip_hash: Mapped[bytes | None] = mapped_column(
+        LargeBinary(16), comment="keyed hash of the client address, never the address"
+    )
+    device: Mapped[str | None] = mapped_column(String(16), comment="coarse device family")

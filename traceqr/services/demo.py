@@ -1,0 +1,205 @@
+"""Demo data: two businesses in Hà Nội's industrial clusters, with stamps that verify.
+
+Loaded by ``traceqr demo`` (and ``make run``). Idempotent: a second run finds the demo
+businesses and only reprints what the first run wrote to ``instance/demo-credentials.json``.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from datetime import date, datetime
+from pathlib import Path
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from traceqr.domain.gs1 import check_digit
+from traceqr.domain.stamp_format import stamp_url
+from traceqr.keystore import KeyStore
+from traceqr.models import User
+from traceqr.services import catalog, issuance, stamps
+from traceqr.services.businesses import create_business
+
+CREDENTIALS_FILE = "demo-credentials.json"
+DEMO_PASSWORD = "demo-password-2026"
+
+
+def gtin13(body12: str) -> str:
+    return body12 + str(check_digit(body12))
+
+
+@dataclass(frozen=True)
+class DemoProduct:
+    name: str
+    gtin_body: str
+    brand: str
+    category: str
+    description: str
+    standards: str
+    batches: tuple[tuple[str, date, date | None, int], ...]  # lot, NSX, HSD, stamps
+
+
+@dataclass(frozen=True)
+class DemoBusiness:
+    name: str
+    email: str
+    profile: dict[str, object]
+    products: tuple[DemoProduct, ...]
+
+
+DEMO_BUSINESSES = (
+    DemoBusiness(
+        name="Gốm sứ Hưng Thịnh Bát Tràng",
+        email="gomsu@battrang.demo.traceqr.vn",
+        profile={
+            "legal_name": "Hợp tác xã Gốm sứ Hưng Thịnh Bát Tràng",
+            "tax_code": "0101234567",
+            "address_street": "Số 18, đường Giang Cao",
+            "address_commune": "Xã Bát Tràng",
+            "province_code": "ha-noi",
+            "cluster_name": "Cụm công nghiệp làng nghề Bát Tràng",
+            "phone": "024 3874 1234",
+            "website": "https://gomhungthinh.demo.traceqr.vn",
+        },
+        products=(
+            DemoProduct(
+                name="Bình hút lộc men rạn vẽ tay 30 cm",
+                gtin_body="893612300001",
+                brand="Hưng Thịnh",
+                category="Gốm sứ mỹ nghệ",
+                description="Bình gốm men rạn cổ, vẽ tay họa tiết sen, nung 1.250 °C.",
+                standards="TCCS 01:2025/HT",
+                batches=(("BT-2611-A", date(2026, 11, 2), None, 120),),
+            ),
+            DemoProduct(
+                name="Bộ ấm chén men lam Bát Tràng",
+                gtin_body="893612300002",
+                brand="Hưng Thịnh",
+                category="Đồ gia dụng gốm sứ",
+                description="Bộ ấm trà 6 chén, men lam vẽ tay, an toàn với thực phẩm.",
+                standards="TCCS 02:2025/HT; QCVN 12-4:2015/BYT",
+                batches=(("BT-2610-C", date(2026, 10, 15), None, 60),),
+            ),
+        ),
+    ),
+    DemoBusiness(
+        name="Thực phẩm sạch Phú Thị",
+        email="thucpham@phuthi.demo.traceqr.vn",
+        profile={
+            "legal_name": "Công ty TNHH Thực phẩm sạch Phú Thị",
+            "tax_code": "0107654321",
+            "address_street": "Lô B3, Cụm công nghiệp Phú Thị",
+            "province_code": "ha-noi",
+            "cluster_name": "Cụm công nghiệp Phú Thị",
+            "phone": "024 3678 5678",
+        },
+        products=(
+            DemoProduct(
+                name="Giò lụa truyền thống 500 g",
+                gtin_body="893612300011",
+                brand="Phú Thị Xanh",
+                category="Thực phẩm chế biến",
+                description="Giò lụa từ thịt lợn VietGAP, gói lá chuối. Bảo quản 0–4 °C.",
+                standards="TCVN 10781:2015",
+                batches=(
+                    ("PT-GL-261125", date(2026, 11, 25), date(2026, 12, 25), 80),
+                    ("PT-GL-261101", date(2026, 11, 1), date(2026, 12, 1), 40),
+                ),
+            ),
+        ),
+    ),
+)
+
+
+@dataclass(frozen=True)
+class DemoCredentials:
+    stamp_url: str
+    api_key: str
+    login_email: str
+    login_password: str
+
+    def lines(self) -> list[str]:
+        return [
+            f"Demo stamp: {self.stamp_url}",
+            f"Demo API key: {self.api_key}",
+        ]
+
+
+def load_demo(
+    session: Session, keystore: KeyStore, instance_path: Path, public_url: str, now: datetime
+) -> DemoCredentials:
+    """Create the demo data once; return the credentials to print."""
+    path = instance_path / CREDENTIALS_FILE
+    first_email = DEMO_BUSINESSES[0].email
+    if session.scalar(select(User.id).where(User.email == first_email)) is not None:
+        if path.exists():
+            data = json.loads(path.read_text(encoding="utf-8"))
+            return DemoCredentials(**data)
+        raise RuntimeError(f"demo data exists but {path} is missing; delete the database to reload")
+
+    first_api_key = ""
+    first_stamp_url = ""
+    for index, spec in enumerate(DEMO_BUSINESSES):
+        created = create_business(
+            session,
+            keystore,
+            name=spec.name,
+            email=spec.email,
+            password=DEMO_PASSWORD,
+            now=now,
+            profile=spec.profile,
+        )
+        business_id = created.business.id
+        for product_spec in spec.products:
+            product = catalog.create_product(
+                session,
+                business_id,
+                {
+                    "name": product_spec.name,
+                    "gtin": gtin13(product_spec.gtin_body),
+                    "brand": product_spec.brand,
+                    "category": product_spec.category,
+                    "description": product_spec.description,
+                    "origin": "Việt Nam",
+                    "standards": product_spec.standards,
+                },
+                now,
+            )
+            for lot, made, expires, count in product_spec.batches:
+                batch = catalog.create_batch(
+                    session,
+                    business_id,
+                    product.id,
+                    {
+                        "lot": lot,
+                        "production_date": made.isoformat(),
+                        "expiry_date": expires.isoformat() if expires else None,
+                        "quantity": count,
+                    },
+                    now,
+                )
+                issuance.issue_stamps(session, keystore, batch, count, now=now)
+                if lot == "PT-GL-261101":
+                    stamps.recall_batch(
+                        session,
+                        business_id,
+                        batch.id,
+                        "Thu hồi tự nguyện: nhiệt độ kho lạnh vượt ngưỡng ngày 20/11/2026.",
+                        now,
+                    )
+                if not first_stamp_url:
+                    first = next(stamps.iter_batch_stamps(session, batch, public_url, chunk=1))
+                    first_stamp_url = first.url
+        if index == 0:
+            first_api_key = created.api_key
+
+    credentials = DemoCredentials(
+        stamp_url=first_stamp_url or stamp_url(public_url, ""),
+        api_key=first_api_key,
+        login_email=first_email,
+        login_password=DEMO_PASSWORD,
+    )
+    path.write_text(json.dumps(credentials.__dict__, indent=2) + "\n", encoding="utf-8")
+    path.chmod(0o600)
+    return credentials

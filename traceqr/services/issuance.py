@@ -1,0 +1,169 @@
+"""Issuing stamps: all of a request's stamps are stored, or none.
+
+The batch row is updated first, which reserves the request's range of sequence numbers and
+takes the write lock, so two issuances on one batch never interleave. Stamps are then
+signed and written in chunks through the leanest path each database offers (``COPY`` on
+PostgreSQL, ``executemany`` on SQLite), each chunk inside a savepoint: a serial that
+already exists (80 random bits make that a 2^-80 event, but it is still handled) makes the
+chunk roll back and retry with fresh serials. The caller commits once at the end, so a
+crash half-way leaves nothing.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import update
+from sqlalchemy.engine import Connection
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from traceqr.domain.keys import StampSigner
+from traceqr.domain.stamp_format import SERIAL_LENGTH
+from traceqr.errors import Conflict, TraceQRError
+from traceqr.keystore import KeyStore
+from traceqr.models import Batch
+from traceqr.services.businesses import active_signing_key
+from traceqr.services.validation import clean_positive_int
+
+CHUNK_SIZE = 5000
+MAX_ATTEMPTS_PER_CHUNK = 5
+STAMP_COLUMNS = (
+    "batch_id",
+    "signing_key_id",
+    "seq",
+    "serial",
+    "signature",
+    "active",
+    "activated_at",
+    "scan_count",
+)
+
+Progress = Callable[[int, int], None]
+RandomBytes = Callable[[int], bytes]
+
+
+class IssuanceError(TraceQRError):
+    code = "issuance_failed"
+    http_status = 500
+
+
+@dataclass(frozen=True)
+class IssueResult:
+    batch_id: int
+    count: int
+    first_seq: int
+    last_seq: int
+    kid: bytes
+    active: bool
+
+
+def issue_stamps(
+    session: Session,
+    keystore: KeyStore,
+    batch: Batch,
+    count: Any,
+    *,
+    now: datetime,
+    active: bool = True,
+    max_count: int = 100_000,
+    progress: Progress | None = None,
+    random_bytes: RandomBytes = os.urandom,
+) -> IssueResult:
+    """Sign and store ``count`` new stamps for ``batch``. Flushes; the caller commits."""
+    count = clean_positive_int(count, "count", maximum=max_count)
+    if batch.recalled_at is not None:
+        raise Conflict(f"batch {batch.id} is recalled: it gets no new stamps")
+    key = active_signing_key(session, batch.business_id)
+    signer = keystore.load_signer(key.kid, key.public_key)
+    connection = session.connection()
+
+    batches = Batch.__table__
+    new_total = connection.execute(
+        update(batches)
+        .where(batches.c.id == batch.id)
+        .values(
+            stamps_total=batches.c.stamps_total + count,
+            stamps_active=batches.c.stamps_active + (count if active else 0),
+        )
+        .returning(batches.c.stamps_total)
+    ).scalar_one()
+    session.expire(batch, ["stamps_total", "stamps_active"])
+    first_seq = new_total - count + 1
+
+    write_rows = _bulk_writer(connection)
+    activated_at = now if active else None
+    done = 0
+    while done < count:
+        size = min(CHUNK_SIZE, count - done)
+        seq0 = first_seq + done
+        _write_chunk(
+            connection,
+            write_rows,
+            signer,
+            size,
+            random_bytes,
+            lambda serials, signatures, seq0=seq0: [
+                (batch.id, key.id, seq0 + i, serial, signature, active, activated_at, 0)
+                for i, (serial, signature) in enumerate(zip(serials, signatures, strict=True))
+            ],
+        )
+        done += size
+        if progress is not None:
+            progress(done, count)
+    return IssueResult(batch.id, count, first_seq, new_total, key.kid, active)
+
+
+def _write_chunk(
+    connection: Connection,
+    write_rows: Callable[[list[tuple[Any, ...]]], None],
+    signer: StampSigner,
+    size: int,
+    random_bytes: RandomBytes,
+    make_rows: Callable[[list[bytes], list[bytes]], list[tuple[Any, ...]]],
+) -> None:
+    for _attempt in range(MAX_ATTEMPTS_PER_CHUNK):
+        serials = [random_bytes(SERIAL_LENGTH) for _ in range(size)]
+        if len(set(serials)) != size:
+            continue
+        rows = make_rows(serials, signer.sign_serials(serials))
+        try:
+            with connection.begin_nested():
+                write_rows(rows)
+        except IntegrityError:
+            continue  # a serial already exists: draw the chunk again
+        return
+    raise IssuanceError("could not draw unused serials; is the random source broken?")
+
+
+def _bulk_writer(connection: Connection) -> Callable[[list[tuple[Any, ...]]], None]:
+    columns = ", ".join(STAMP_COLUMNS)
+    if connection.dialect.name == "postgresql":
+        raw = connection.connection.driver_connection
+        statement = f"COPY stamps ({columns}) FROM STDIN"
+
+        def copy_rows(rows: list[tuple[Any, ...]]) -> None:
+            with raw.cursor() as cursor, cursor.copy(statement) as copy:  # type: ignore[union-attr]
+                for row in rows:
+                    copy.write_row(row)
+
+        return copy_rows
+
+    placeholders = ", ".join("?" for _ in STAMP_COLUMNS)
+    statement = f"INSERT INTO stamps ({columns}) VALUES ({placeholders})"  # noqa: S608
+
+    def insert_rows(rows: list[tuple[Any, ...]]) -> None:
+        connection.exec_driver_sql(statement, [_sqlite_row(row) for row in rows])
+
+    return insert_rows
+
+
+def _sqlite_row(row: Sequence[Any]) -> tuple[Any, ...]:
+    # The driver path skips SQLAlchemy's type processing: store what UTCDateTime stores.
+    *head, active, activated_at, scan_count = row
+    stamp = activated_at.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S.%f") if activated_at else None
+    return (*head, 1 if active else 0, stamp, scan_count)

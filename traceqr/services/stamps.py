@@ -1,0 +1,183 @@
+"""A stamp's life after issue: activation, revocation, recall, and reading stamps back."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import func, select, update
+from sqlalchemy.orm import Session
+
+from traceqr.domain.stamp_format import (
+    StampCode,
+    StampFormatError,
+    encode_code,
+    parse_serial,
+    serial_text,
+    short_code,
+    stamp_url,
+)
+from traceqr.errors import NotFound, ValidationError
+from traceqr.models import Batch, SigningKey, Stamp
+from traceqr.services.catalog import get_batch
+from traceqr.services.validation import clean_text, required_text
+
+EXPORT_CHUNK = 2000
+
+
+def parse_serial_param(text: str) -> bytes:
+    try:
+        return parse_serial(text)
+    except StampFormatError as exc:
+        raise ValidationError(
+            f"{text[:40]!r} is not a stamp serial or short code: {exc}", field="serial"
+        ) from exc
+
+
+def get_stamp(session: Session, business_id: int, serial_or_code: str) -> Stamp:
+    serial = parse_serial_param(serial_or_code)
+    stamp = session.scalar(select(Stamp).where(Stamp.serial == serial))
+    if stamp is None:
+        raise NotFound(f"stamp {serial_text(serial)} not found")
+    batch = session.get(Batch, stamp.batch_id)
+    if batch is None or batch.business_id != business_id:
+        raise NotFound(f"stamp {serial_text(serial)} not found")
+    return stamp
+
+
+def activate_stamp(session: Session, business_id: int, serial: str, now: datetime) -> Stamp:
+    stamp = get_stamp(session, business_id, serial)
+    if not stamp.active:
+        stamp.active = True
+        stamp.activated_at = now
+        _adjust_batch_counts(session, stamp.batch_id, active=1)
+    session.flush()
+    return stamp
+
+
+def activate_batch(session: Session, business_id: int, batch_id: int, now: datetime) -> int:
+    """Activate every inactive stamp of the batch; returns how many changed."""
+    batch = get_batch(session, business_id, batch_id)
+    changed = session.execute(
+        update(Stamp)
+        .where(Stamp.batch_id == batch.id, Stamp.active.is_(False))
+        .values(active=True, activated_at=now)
+        .execution_options(synchronize_session=False)
+    ).rowcount
+    _adjust_batch_counts(session, batch.id, active=changed)
+    session.flush()
+    session.refresh(batch)
+    return changed
+
+
+def revoke_stamp(
+    session: Session, business_id: int, serial: str, reason: object, now: datetime
+) -> Stamp:
+    """From now on the stamp verifies as ``revoked``. Revoking twice keeps the first reason."""
+    stamp = get_stamp(session, business_id, serial)
+    clean_reason = clean_text(reason, "reason", max_length=500, multiline=True)
+    if stamp.revoked_at is None:
+        stamp.revoked_at = now
+        stamp.revoke_reason = clean_reason
+        _adjust_batch_counts(session, stamp.batch_id, revoked=1)
+    session.flush()
+    return stamp
+
+
+def recall_batch(
+    session: Session, business_id: int, batch_id: int, reason: object, now: datetime
+) -> Batch:
+    """Every stamp of the batch verifies as ``recalled``; the reason is shown to the public."""
+    batch = get_batch(session, business_id, batch_id)
+    clean_reason = required_text(reason, "reason", max_length=1000, multiline=True)
+    if batch.recalled_at is None:
+        batch.recalled_at = now
+        batch.recall_reason = clean_reason
+    session.flush()
+    return batch
+
+
+def _adjust_batch_counts(
+    session: Session, batch_id: int, active: int = 0, revoked: int = 0
+) -> None:
+    if active or revoked:
+        session.execute(
+            update(Batch)
+            .where(Batch.id == batch_id)
+            .values(
+                stamps_active=Batch.stamps_active + active,
+                stamps_revoked=Batch.stamps_revoked + revoked,
+            )
+            .execution_options(synchronize_session=False)
+        )
+
+
+def kid_of(session: Session, stamp: Stamp) -> bytes:
+    return session.scalar(select(SigningKey.kid).where(SigningKey.id == stamp.signing_key_id))  # type: ignore[return-value]
+
+
+def stamp_code(session: Session, stamp: Stamp) -> StampCode:
+    return StampCode(1, kid_of(session, stamp), stamp.serial, stamp.signature)
+
+
+@dataclass(frozen=True, slots=True)
+class ExportedStamp:
+    seq: int
+    serial: bytes
+    url: str
+    active: bool
+    revoked: bool
+
+    @property
+    def serial_text(self) -> str:
+        return serial_text(self.serial)
+
+    @property
+    def short_code(self) -> str:
+        return short_code(self.serial)
+
+
+def iter_batch_stamps(
+    session: Session, batch: Batch, public_url: str, chunk: int = EXPORT_CHUNK
+) -> Iterator[ExportedStamp]:
+    """Every stamp of the batch in issue order, read in chunks by sequence number."""
+    kids = dict(
+        session.execute(
+            select(SigningKey.id, SigningKey.kid).where(SigningKey.business_id == batch.business_id)
+        ).all()
+    )
+    after = 0
+    while True:
+        rows = session.execute(
+            select(
+                Stamp.seq,
+                Stamp.serial,
+                Stamp.signature,
+                Stamp.signing_key_id,
+                Stamp.active,
+                Stamp.revoked_at,
+            )
+            .where(Stamp.batch_id == batch.id, Stamp.seq > after)
+            .order_by(Stamp.seq)
+            .limit(chunk)
+        ).all()
+        if not rows:
+            return
+        for seq, serial, signature, key_id, active, revoked_at in rows:
+            code = encode_code(kids[key_id], serial, signature)
+            yield ExportedStamp(
+                seq=seq,
+                serial=serial,
+                url=stamp_url(public_url, code),
+                active=active,
+                revoked=revoked_at is not None,
+            )
+        after = rows[-1][0]
+
+
+def count_stamps(session: Session, batch_id: int) -> int:
+    return (
+        session.scalar(select(func.count()).select_from(Stamp).where(Stamp.batch_id == batch_id))
+        or 0
+    )

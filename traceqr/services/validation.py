@@ -1,0 +1,118 @@
+"""Checks every service applies to what people and programs send in.
+
+Each raises :class:`~traceqr.errors.ValidationError` naming the field, so the API, the
+portal and the CLI can all show the message next to the right input.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from datetime import date
+from typing import Any
+
+from traceqr.domain.dates import parse_label_date
+from traceqr.domain.gs1 import GS1Error, normalize_gtin, validate_lot
+from traceqr.errors import ValidationError
+
+_EMAIL = re.compile(r"[^@\s]{1,64}@[^@\s.]+(\.[^@\s.]+)+")
+_DISALLOWED_CATEGORIES = {"Cc", "Cf", "Cs", "Co", "Cn"}
+
+
+def clean_text(
+    value: Any,
+    field: str,
+    *,
+    max_length: int,
+    required: bool = False,
+    multiline: bool = False,
+) -> str | None:
+    """Trimmed NFC text, or None when empty and optional.
+
+    Control and format characters are refused (PostgreSQL cannot store NUL, and invisible
+    characters make look-alike names); line breaks only where ``multiline``.
+    """
+    if value is None or (isinstance(value, str) and not value.strip()):
+        if required:
+            raise ValidationError(f"{field} is required", field=field)
+        return None
+    if not isinstance(value, str):
+        raise ValidationError(f"{field} must be text", field=field)
+    text = unicodedata.normalize("NFC", value.strip())
+    allowed = {"\n", "\t"} if multiline else set()
+    if multiline:
+        text = text.replace("\r\n", "\n").replace("\r", "\n")
+    for ch in text:
+        if ch not in allowed and unicodedata.category(ch) in _DISALLOWED_CATEGORIES:
+            raise ValidationError(
+                f"{field} contains an invisible or control character (U+{ord(ch):04X})",
+                field=field,
+            )
+    if len(text) > max_length:
+        raise ValidationError(
+            f"{field} is too long: at most {max_length} characters, got {len(text)}", field=field
+        )
+    return text
+
+
+def required_text(value: Any, field: str, *, max_length: int, multiline: bool = False) -> str:
+    text = clean_text(value, field, max_length=max_length, required=True, multiline=multiline)
+    assert text is not None
+    return text
+
+
+def clean_email(value: Any, field: str = "email") -> str:
+    text = required_text(value, field, max_length=254).lower()
+    if not _EMAIL.fullmatch(text):
+        raise ValidationError(f"{field} is not an e-mail address", field=field)
+    return text
+
+
+def clean_gtin(value: Any, field: str = "gtin") -> str | None:
+    if value is None or value == "":
+        return None
+    if not isinstance(value, str):
+        raise ValidationError(
+            f"{field} must be a string of digits (a number would lose leading zeros)",
+            field=field,
+        )
+    try:
+        return normalize_gtin(value)
+    except GS1Error as exc:
+        raise ValidationError(f"{field}: {exc}", field=field) from exc
+
+
+def clean_lot(value: Any, field: str = "lot") -> str:
+    if not isinstance(value, str) or not value.strip():
+        raise ValidationError(f"{field} is required", field=field)
+    try:
+        return validate_lot(value.strip())
+    except GS1Error as exc:
+        raise ValidationError(f"{field}: {exc}", field=field) from exc
+
+
+def clean_date(value: Any, field: str, *, month_only_allowed: bool = False) -> date | None:
+    if value is None or value == "":
+        return None
+    if isinstance(value, date):
+        return value
+    if not isinstance(value, str):
+        raise ValidationError(f"{field} must be a date written YYYY-MM-DD", field=field)
+    try:
+        parsed = parse_label_date(value, month_only_allowed=month_only_allowed)
+    except ValueError as exc:
+        raise ValidationError(f"{field}: {exc}", field=field) from exc
+    if not 1900 <= parsed.year <= 2200:
+        raise ValidationError(f"{field}: the year {parsed.year} is not plausible", field=field)
+    return parsed
+
+
+def clean_positive_int(
+    value: Any, field: str, *, minimum: int = 1, maximum: int | None = None
+) -> int:
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise ValidationError(f"{field} must be a whole number", field=field)
+    if value < minimum or (maximum is not None and value > maximum):
+        upper = f" and {maximum:,}" if maximum is not None else ""
+        raise ValidationError(f"{field} must be between {minimum}{upper}", field=field)
+    return value

@@ -1,0 +1,320 @@
+"""Verifying a scanned text: the hot path of the service.
+
+One verification is: parse the text, find the key by kid (cached in process), check the
+Ed25519 signature, then in one transaction bump the stamp's counters with
+``UPDATE … RETURNING`` (the row lock orders concurrent scans, so none is lost), read its
+batch, product and business by primary key, and append the scan. SQLAlchemy Core with
+statements built once: the ORM costs too much here.
+"""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from typing import Any
+
+from sqlalchemy import bindparam, func, insert, select, update
+from sqlalchemy.engine import Connection
+
+from traceqr.db import Database
+from traceqr.domain.clients import device_family, hash_client_address
+from traceqr.domain.codec import normalize_crockford
+from traceqr.domain.keys import PublicKey
+from traceqr.domain.stamp_format import (
+    FORMAT_V1,
+    SERIAL_TEXT_LENGTH,
+    SHORT_CODE_LENGTH,
+    StampCode,
+    StampFormatError,
+    parse_scanned_text,
+    parse_serial,
+)
+from traceqr.domain.verification import (
+    Policy,
+    ScanFacts,
+    StampRecord,
+    Status,
+    Verdict,
+    evaluate,
+)
+from traceqr.models import Batch, Business, Product, Scan, SigningKey, Stamp, UTCDateTime
+
+_stamps = Stamp.__table__
+_batches = Batch.__table__
+_products = Product.__table__
+_businesses = Business.__table__
+_keys = SigningKey.__table__
+_scans = Scan.__table__
+
+_BUMP_STAMP = (
+    update(_stamps)
+    .where(_stamps.c.serial == bindparam("serial"))
+    .values(
+        scan_count=_stamps.c.scan_count + 1,
+        first_scan_at=func.coalesce(_stamps.c.first_scan_at, bindparam("now", type_=UTCDateTime())),
+        last_scan_at=bindparam("now", type_=UTCDateTime()),
+    )
+    .returning(
+        _stamps.c.id,
+        _stamps.c.batch_id,
+        _stamps.c.signing_key_id,
+        _stamps.c.seq,
+        _stamps.c.active,
+        _stamps.c.revoked_at,
+        _stamps.c.revoke_reason,
+        _stamps.c.scan_count,
+        _stamps.c.first_scan_at,
+    )
+)
+
+_BATCH_VIEW = (
+    select(
+        _batches.c.id.label("batch_id"),
+        _batches.c.lot,
+        _batches.c.production_date,
+        _batches.c.expiry_date,
+        _batches.c.facility,
+        _batches.c.recalled_at,
+        _batches.c.recall_reason,
+        _products.c.id.label("product_id"),
+        _products.c.name.label("product_name"),
+        _products.c.gtin,
+        _products.c.brand,
+        _products.c.category,
+        _products.c.origin,
+        _products.c.description,
+        _products.c.standards,
+        _businesses.c.id.label("business_id"),
+        _businesses.c.name.label("business_name"),
+        _businesses.c.legal_name,
+        _businesses.c.tax_code,
+        _businesses.c.address_street,
+        _businesses.c.address_commune,
+        _businesses.c.province_code,
+        _businesses.c.cluster_name,
+        _businesses.c.phone,
+        _businesses.c.website,
+    )
+    .select_from(
+        _batches.join(_products, _products.c.id == _batches.c.product_id).join(
+            _businesses, _businesses.c.id == _batches.c.business_id
+        )
+    )
+    .where(_batches.c.id == bindparam("batch_id"))
+)
+
+_FIND_BY_SERIAL = (
+    select(_stamps.c.signature, _keys.c.kid)
+    .select_from(_stamps.join(_keys, _keys.c.id == _stamps.c.signing_key_id))
+    .where(_stamps.c.serial == bindparam("serial"))
+)
+
+_KEYS_BY_KID = (
+    select(
+        _keys.c.id,
+        _keys.c.kid,
+        _keys.c.public_key,
+        _keys.c.status,
+        _keys.c.created_at,
+        _businesses.c.id.label("business_id"),
+        _businesses.c.name.label("business_name"),
+    )
+    .select_from(_keys.join(_businesses, _businesses.c.id == _keys.c.business_id))
+    .where(_keys.c.kid == bindparam("kid"))
+)
+
+_INSERT_SCAN = insert(_scans)
+
+
+@dataclass(frozen=True, slots=True)
+class ClientFacts:
+    address: str | None = None
+    user_agent: str | None = None
+    province_code: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class KnownKey:
+    db_id: int
+    public: PublicKey
+
+
+@dataclass(frozen=True)
+class Verification:
+    """Everything a page or an API answer says about one scan."""
+
+    verdict: Verdict
+    scanned_at: datetime
+    stamp: StampCode | None = None
+    key: KnownKey | None = None
+    format_error: str | None = None
+    entered_as_short_code: bool = False
+    stamp_id: int | None = None
+    scan_count: int = 0
+    first_scan_at: datetime | None = None
+    seq: int | None = None
+    active: bool | None = None
+    revoked_at: datetime | None = None
+    revoke_reason: str | None = None
+    origin: dict[str, Any] = field(default_factory=dict)  # batch, product, business facts
+
+    @property
+    def status(self) -> Status:
+        return self.verdict.status
+
+    @property
+    def expiry_date(self) -> date | None:
+        return self.origin.get("expiry_date")
+
+
+class VerificationService:
+    def __init__(
+        self,
+        database: Database,
+        public_url: str,
+        address_salt: bytes,
+        policy: Policy | None = None,
+    ) -> None:
+        self.database = database
+        self.public_url = public_url
+        self.address_salt = address_salt
+        self.policy = policy or Policy()
+        self._keys: dict[bytes, list[KnownKey]] = {}
+        self._lock = threading.Lock()
+
+    # --- keys ------------------------------------------------------------------------------
+
+    def _keys_for(self, connection: Connection, kid: bytes) -> list[KnownKey]:
+        cached = self._keys.get(kid)
+        if cached is not None:
+            return cached
+        rows = connection.execute(_KEYS_BY_KID, {"kid": kid}).all()
+        known = [
+            KnownKey(
+                db_id=row.id,
+                public=PublicKey(
+                    kid=row.kid,
+                    key=row.public_key,
+                    business_id=row.business_id,
+                    business_name=row.business_name,
+                    status=row.status,
+                ),
+            )
+            for row in rows
+        ]
+        if known:
+            with self._lock:
+                self._keys[kid] = known
+        return known
+
+    def forget_keys(self) -> None:
+        """Drop cached keys (after a key's status changed in this process)."""
+        with self._lock:
+            self._keys.clear()
+
+    # --- the hot path ----------------------------------------------------------------------
+
+    def verify(
+        self, text: str, *, now: datetime, channel: str, client: ClientFacts | None = None
+    ) -> Verification:
+        client = client or ClientFacts()
+        with self.database.engine.begin() as connection:
+            result = self._verify(connection, text, now)
+            self._record_scan(connection, result, channel, client)
+        return result
+
+    def _verify(self, connection: Connection, text: str, now: datetime) -> Verification:
+        stamp, format_error, short = self._decode(connection, text)
+        if stamp is None:
+            facts = ScanFacts(now=now, format_error=format_error)
+            return Verification(evaluate(facts, self.policy), now, format_error=format_error)
+
+        candidates = self._keys_for(connection, stamp.kid)
+        key = next((k for k in candidates if k.public.verifies(stamp)), None)
+        if key is None:
+            facts = ScanFacts(now=now, signature_checked=True, key_known=bool(candidates))
+            return Verification(
+                evaluate(facts, self.policy),
+                now,
+                stamp=stamp,
+                key=candidates[0] if candidates else None,
+                entered_as_short_code=short,
+            )
+
+        row = connection.execute(_BUMP_STAMP, {"serial": stamp.serial, "now": now}).first()
+        if row is None:
+            facts = ScanFacts(now=now, signature_checked=True, key_known=True, signature_valid=True)
+            return Verification(
+                evaluate(facts, self.policy), now, stamp=stamp, key=key, entered_as_short_code=short
+            )
+
+        origin = dict(connection.execute(_BATCH_VIEW, {"batch_id": row.batch_id}).one()._mapping)
+        record = StampRecord(
+            kid_matches=row.signing_key_id == key.db_id,
+            active=bool(row.active),
+            revoked=row.revoked_at is not None,
+            recalled=origin["recalled_at"] is not None,
+            scan_count=row.scan_count,
+            first_scan_at=row.first_scan_at,
+            expiry_date=origin["expiry_date"],
+        )
+        facts = ScanFacts(
+            now=now, signature_checked=True, key_known=True, signature_valid=True, record=record
+        )
+        return Verification(
+            evaluate(facts, self.policy),
+            now,
+            stamp=stamp,
+            key=key,
+            entered_as_short_code=short,
+            stamp_id=row.id,
+            scan_count=row.scan_count,
+            first_scan_at=row.first_scan_at,
+            seq=row.seq,
+            active=bool(row.active),
+            revoked_at=row.revoked_at,
+            revoke_reason=row.revoke_reason,
+            origin=origin if record.kid_matches else {},
+        )
+
+    def _decode(
+        self, connection: Connection, text: str
+    ) -> tuple[StampCode | None, str | None, bool]:
+        """(stamp, format error, entered as a short code)."""
+        try:
+            return parse_scanned_text(text, self.public_url), None, False
+        except StampFormatError as exc:
+            error = exc.reason
+        # People type the short code printed under the QR when the camera fails.
+        if len(normalize_crockford(text)) in (SHORT_CODE_LENGTH, SERIAL_TEXT_LENGTH):
+            try:
+                serial = parse_serial(text)
+            except StampFormatError as exc:
+                return None, exc.reason, True
+            found = connection.execute(_FIND_BY_SERIAL, {"serial": serial}).first()
+            if found is None:
+                return None, "unknown_short_code", True
+            return StampCode(FORMAT_V1, found.kid, serial, found.signature), None, True
+        return None, error, False
+
+    def _record_scan(
+        self, connection: Connection, result: Verification, channel: str, client: ClientFacts
+    ) -> None:
+        connection.execute(
+            _INSERT_SCAN,
+            {
+                "stamp_id": result.stamp_id,
+                "business_id": result.origin.get("business_id")
+                or (result.key.public.business_id if result.key else None),
+                "scanned_at": result.scanned_at,
+                "status": result.status.value,
+                "reasons": ",".join(result.verdict.reasons),
+                "channel": channel,
+                "kid": result.stamp.kid if result.stamp else None,
+                "serial": result.stamp.serial if result.stamp else None,
+                "province_code": client.province_code,
+                "ip_hash": hash_client_address(client.address, self.address_salt),
+                "device": device_family(client.user_agent),
+            },
+        )

@@ -1,0 +1,31 @@
+"""The web layer: the only package that imports Flask. Blueprints over the services."""
+
+from __future__ import annotations
+
+from flask import Flask
+from werkzeug.middleware.proxy_fix import ProxyFix
+
+from traceqr.state import AppState
+from traceqr.web import api, errors, i18n, public, ratelimit, security
+from traceqr.web.context import close_db_session
+from traceqr.web.converters import IdConverter
+from traceqr.web.wording import reason_text, verdict_wording
+
+
+def init_web(app: Flask) -> None:
+    state = AppState.of(app)
+    if state.settings.trust_proxy:
+        hops = state.settings.trust_proxy
+        app.wsgi_app = ProxyFix(  # type: ignore[method-assign]
+            app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops, x_port=hops
+        )
+    app.url_map.converters["id"] = IdConverter
+    app.url_map.strict_slashes = False
+    i18n.init_app(app)
+    security.init_app(app)
+    app.register_blueprint(public.blueprint)
+    app.register_blueprint(api.blueprint, url_prefix="/api/v1")
+    ratelimit.init_app(app, state.settings)
+    errors.init_app(app)
+    app.teardown_appcontext(close_db_session)
+    app.jinja_env.globals.update(verdict_wording=verdict_wording, reason_text=reason_text)

@@ -1,0 +1,204 @@
+"""JSON shapes of the API: what requests may carry (strict) and what answers hold.
+
+Requests are parsed strictly (a JSON integer is required where a count is expected, no
+unknown members), then the services check the meaning (GTIN check digit, dates, lots).
+The OpenAPI document is generated from these models.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictInt, StrictStr
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", strict=True)
+
+
+class ProductIn(_Strict):
+    name: StrictStr = Field(max_length=300, description="Product name as on the label")
+    gtin: StrictStr | None = Field(
+        None,
+        description="GTIN-8, -12, -13 or -14 as a string of digits with a valid GS1 check "
+        "digit; stored and answered as GTIN-14",
+        examples=["8934567890128"],
+    )
+    description: StrictStr | None = Field(None, max_length=5000)
+    brand: StrictStr | None = Field(None, max_length=200)
+    category: StrictStr | None = Field(None, max_length=200)
+    origin: StrictStr | None = Field(
+        None, max_length=200, description="Xuất xứ (origin) as on the label"
+    )
+    standards: StrictStr | None = Field(
+        None, max_length=2000, description="Tiêu chuẩn áp dụng (standards applied)"
+    )
+
+
+class BatchIn(_Strict):
+    lot: StrictStr = Field(
+        max_length=20, description="Lot number: GS1 AI (10), 1-20 characters of CSET 82"
+    )
+    production_date: StrictStr | None = Field(None, description="NSX, ISO 8601 YYYY-MM-DD")
+    expiry_date: StrictStr | None = Field(
+        None, description="HSD, YYYY-MM-DD, or YYYY-MM meaning the last day of that month"
+    )
+    quantity: StrictInt | None = Field(None, ge=1)
+    facility: StrictStr | None = Field(None, max_length=300)
+    notes: StrictStr | None = Field(None, max_length=5000)
+
+
+class IssueIn(_Strict):
+    count: StrictInt = Field(ge=1, le=100_000, description="How many stamps to issue")
+    active: StrictBool = Field(
+        True, description="false issues inactive stamps that verify as `inactive` until activated"
+    )
+
+
+class RevokeIn(_Strict):
+    reason: StrictStr | None = Field(None, max_length=500)
+
+
+class RecallIn(_Strict):
+    reason: StrictStr = Field(min_length=1, max_length=1000, description="Shown to the public")
+
+
+# --- answers ------------------------------------------------------------------------------
+
+
+class ProductOut(BaseModel):
+    id: int
+    name: str
+    gtin: str | None
+    description: str | None
+    brand: str | None
+    category: str | None
+    origin: str | None
+    standards: str | None
+    created_at: str
+
+
+class StampCounts(BaseModel):
+    total: int
+    active: int
+    inactive: int
+    revoked: int
+
+
+class BatchOut(BaseModel):
+    id: int
+    product_id: int
+    lot: str
+    production_date: str | None
+    expiry_date: str | None
+    quantity: int | None
+    facility: str | None
+    notes: str | None
+    recalled: bool
+    recalled_at: str | None
+    recall_reason: str | None
+    stamps: StampCounts
+    created_at: str
+
+
+class IssueOut(BaseModel):
+    count: int
+    batch_id: int
+    first_seq: int
+    last_seq: int
+    kid: str
+    active: bool
+    csv_url: str
+    sheet_url: str
+
+
+class ScanSummary(BaseModel):
+    count: int = Field(description="This stamp's verifications, this one included")
+    first_at: str | None = Field(description="ISO 8601 time of the first verification")
+
+
+class StampOut(BaseModel):
+    serial: str
+    short_code: str
+    url: str
+    batch_id: int
+    seq: int
+    kid: str
+    active: bool
+    activated_at: str | None
+    revoked: bool
+    revoked_at: str | None
+    revoke_reason: str | None
+    scans: ScanSummary
+
+
+class ActivateBatchOut(BaseModel):
+    activated: int
+    batch: BatchOut
+
+
+Status = Literal["genuine", "suspicious", "revoked", "recalled", "inactive", "invalid", "unregistered"]
+
+
+class VerifyStamp(BaseModel):
+    serial: str
+    short_code: str
+    kid: str
+    format_version: int
+    seq: int | None
+    active: bool | None
+    revoked_at: str | None
+    revoke_reason: str | None
+
+
+class VerifyBusiness(BaseModel):
+    id: int
+    name: str
+    legal_name: str | None = None
+    address: str | None = None
+    province: str | None = None
+    cluster: str | None = None
+    phone: str | None = None
+    website: str | None = None
+
+
+class VerifyProduct(BaseModel):
+    id: int
+    name: str
+    gtin: str | None = None
+    brand: str | None = None
+    category: str | None = None
+    origin: str | None = None
+    standards: str | None = None
+
+
+class VerifyBatch(BaseModel):
+    id: int
+    lot: str
+    production_date: str | None = None
+    expiry_date: str | None = None
+    recalled_at: str | None = None
+    recall_reason: str | None = None
+
+
+class VerifyOut(BaseModel):
+    status: Status
+    signature_valid: bool
+    reasons: list[str] = Field(description="Stable reason codes, most serious first")
+    message: str = Field(description="The verdict in words, in the request's language")
+    scans: ScanSummary
+    checked_at: str
+    stamp: VerifyStamp | None = None
+    business: VerifyBusiness | None = None
+    product: VerifyProduct | None = None
+    batch: VerifyBatch | None = None
+
+
+class ErrorBody(BaseModel):
+    code: str
+    message: str
+    field: str | None = None
+
+
+class ErrorOut(BaseModel):
+    error: ErrorBody

@@ -1,0 +1,480 @@
+"""API endpoints: parse the request, call a service, commit once, answer JSON."""
+
+from __future__ import annotations
+
+import csv
+import io
+import tempfile
+from collections.abc import Iterator
+from typing import TYPE_CHECKING, Any, TypeVar
+
+from flask import Response, g, jsonify, request, send_file, stream_with_context, url_for
+from pydantic import BaseModel
+
+from traceqr.domain.dates import iso_vietnam
+from traceqr.domain.keys import kid_text
+from traceqr.domain.provinces import province
+from traceqr.domain.stamp_format import encode_code, serial_text, short_code, stamp_url
+from traceqr.errors import Unauthorized, ValidationError
+from traceqr.models import Batch, Product, Stamp
+from traceqr.services import catalog, issuance, stamps
+from traceqr.services.businesses import authenticate_api_key
+from traceqr.services.verification import ClientFacts, Verification
+from traceqr.web.api import blueprint
+from traceqr.web.api.openapi import openapi_document
+from traceqr.web.api.schemas import (
+    BatchIn,
+    IssueIn,
+    ProductIn,
+    RecallIn,
+    RevokeIn,
+)
+from traceqr.web.context import db_session, now, state
+from traceqr.web.ratelimit import limited
+from traceqr.web.wording import verdict_wording
+
+if TYPE_CHECKING:
+    from traceqr.domain.sheet import SheetLayout
+
+M = TypeVar("M", bound=BaseModel)
+PUBLIC_ENDPOINTS = {"api.verify", "api.openapi"}
+
+
+@blueprint.before_request
+def require_api_key() -> None:
+    """Bearer authentication, checked before anything reads the request body."""
+    if request.endpoint in PUBLIC_ENDPOINTS:
+        return
+    header = request.headers.get("Authorization", "")
+    scheme, _, token = header.partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        raise Unauthorized("send your API key as 'Authorization: Bearer <key>'")
+    api_key = authenticate_api_key(db_session(), token.strip(), now())
+    if api_key is None:
+        raise Unauthorized("the API key is not valid or has been revoked")
+    db_session().commit()  # records last use
+    g.api_key = api_key
+    g.business_id = api_key.business_id
+
+
+@blueprint.after_request
+def add_www_authenticate(response: Response) -> Response:
+    if response.status_code == 401:
+        response.headers["WWW-Authenticate"] = 'Bearer realm="traceqr"'
+    return response
+
+
+def parse_body(model: type[M], *, optional: bool = False) -> M:
+    raw = request.get_data(cache=True)
+    if not raw.strip():
+        if optional:
+            return model()
+        raise ValidationError("the request needs a JSON object body")
+    data = request.get_json(force=True, silent=True)
+    if not isinstance(data, dict):
+        raise ValidationError("the body is not a JSON object")
+    return model.model_validate(data)
+
+
+def created(payload: dict[str, Any], location: str) -> tuple[Response, int]:
+    response = jsonify(payload)
+    response.headers["Location"] = location
+    return response, 201
+
+
+# --- serializers ---------------------------------------------------------------------------
+
+
+def product_json(product: Product) -> dict[str, Any]:
+    return {
+        "id": product.id,
+        "name": product.name,
+        "gtin": product.gtin,
+        "description": product.description,
+        "brand": product.brand,
+        "category": product.category,
+        "origin": product.origin,
+        "standards": product.standards,
+        "created_at": iso_vietnam(product.created_at),
+    }
+
+
+def batch_json(batch: Batch) -> dict[str, Any]:
+    return {
+        "id": batch.id,
+        "product_id": batch.product_id,
+        "lot": batch.lot,
+        "production_date": batch.production_date.isoformat() if batch.production_date else None,
+        "expiry_date": batch.expiry_date.isoformat() if batch.expiry_date else None,
+        "quantity": batch.quantity,
+        "facility": batch.facility,
+        "notes": batch.notes,
+        "recalled": batch.recalled_at is not None,
+        "recalled_at": iso_vietnam(batch.recalled_at),
+        "recall_reason": batch.recall_reason,
+        "stamps": {
+            "total": batch.stamps_total,
+            "active": batch.stamps_active,
+            "inactive": batch.stamps_total - batch.stamps_active,
+            "revoked": batch.stamps_revoked,
+        },
+        "created_at": iso_vietnam(batch.created_at),
+    }
+
+
+def stamp_json(stamp: Stamp) -> dict[str, Any]:
+    kid = stamps.kid_of(db_session(), stamp)
+    return {
+        "serial": serial_text(stamp.serial),
+        "short_code": short_code(stamp.serial),
+        "url": stamp_url(
+            state().settings.public_url, encode_code(kid, stamp.serial, stamp.signature)
+        ),
+        "batch_id": stamp.batch_id,
+        "seq": stamp.seq,
+        "kid": kid_text(kid),
+        "active": stamp.active,
+        "activated_at": iso_vietnam(stamp.activated_at),
+        "revoked": stamp.revoked_at is not None,
+        "revoked_at": iso_vietnam(stamp.revoked_at),
+        "revoke_reason": stamp.revoke_reason,
+        "scans": {"count": stamp.scan_count, "first_at": iso_vietnam(stamp.first_scan_at)},
+    }
+
+
+# --- products and batches ------------------------------------------------------------------
+
+
+@blueprint.post("/products")
+@limited("api")
+def create_product() -> tuple[Response, int]:
+    body = parse_body(ProductIn)
+    product = catalog.create_product(
+        db_session(), g.business_id, body.model_dump(exclude_unset=True), now()
+    )
+    db_session().commit()
+    return created(product_json(product), url_for("api.get_product", product_id=product.id))
+
+
+@blueprint.get("/products/<id:product_id>")
+@limited("api")
+def get_product(product_id: int) -> dict[str, Any]:
+    return product_json(catalog.get_product(db_session(), g.business_id, product_id))
+
+
+@blueprint.post("/products/<id:product_id>/batches")
+@limited("api")
+def create_batch(product_id: int) -> tuple[Response, int]:
+    body = parse_body(BatchIn)
+    batch = catalog.create_batch(
+        db_session(), g.business_id, product_id, body.model_dump(exclude_unset=True), now()
+    )
+    db_session().commit()
+    return created(batch_json(batch), url_for("api.get_batch", batch_id=batch.id))
+
+
+@blueprint.get("/batches/<id:batch_id>")
+@limited("api")
+def get_batch(batch_id: int) -> dict[str, Any]:
+    return batch_json(catalog.get_batch(db_session(), g.business_id, batch_id))
+
+
+# --- stamps --------------------------------------------------------------------------------
+
+
+@blueprint.post("/batches/<id:batch_id>/stamps")
+@limited("api")
+def issue_stamps(batch_id: int) -> tuple[Response, int]:
+    body = parse_body(IssueIn)
+    session = db_session()
+    batch = catalog.get_batch(session, g.business_id, batch_id)
+    result = issuance.issue_stamps(
+        session,
+        state().keystore,
+        batch,
+        body.count,
+        active=body.active,
+        now=now(),
+        max_count=state().settings.max_stamps_per_request,
+    )
+    session.commit()
+    payload = {
+        "count": result.count,
+        "batch_id": batch.id,
+        "first_seq": result.first_seq,
+        "last_seq": result.last_seq,
+        "kid": kid_text(result.kid),
+        "active": result.active,
+        "csv_url": url_for("api.stamps_csv", batch_id=batch.id),
+        "sheet_url": url_for("api.sheet_pdf", batch_id=batch.id),
+    }
+    return created(payload, url_for("api.get_batch", batch_id=batch.id))
+
+
+@blueprint.post("/batches/<id:batch_id>/activate")
+@limited("api")
+def activate_batch(batch_id: int) -> dict[str, Any]:
+    session = db_session()
+    changed = stamps.activate_batch(session, g.business_id, batch_id, now())
+    session.commit()
+    batch = catalog.get_batch(session, g.business_id, batch_id)
+    return {"activated": changed, "batch": batch_json(batch)}
+
+
+@blueprint.get("/stamps/<serial>")
+@limited("api")
+def get_stamp(serial: str) -> dict[str, Any]:
+    return stamp_json(stamps.get_stamp(db_session(), g.business_id, serial))
+
+
+@blueprint.post("/stamps/<serial>/activate")
+@limited("api")
+def activate_stamp(serial: str) -> dict[str, Any]:
+    session = db_session()
+    stamp = stamps.activate_stamp(session, g.business_id, serial, now())
+    session.commit()
+    return stamp_json(stamp)
+
+
+@blueprint.post("/stamps/<serial>/revoke")
+@limited("api")
+def revoke_stamp(serial: str) -> dict[str, Any]:
+    body = parse_body(RevokeIn, optional=True)
+    session = db_session()
+    stamp = stamps.revoke_stamp(session, g.business_id, serial, body.reason, now())
+    session.commit()
+    return stamp_json(stamp)
+
+
+@blueprint.post("/batches/<id:batch_id>/recall")
+@limited("api")
+def recall_batch(batch_id: int) -> dict[str, Any]:
+    body = parse_body(RecallIn)
+    session = db_session()
+    batch = stamps.recall_batch(session, g.business_id, batch_id, body.reason, now())
+    session.commit()
+    return batch_json(batch)
+
+
+CSV_COLUMNS = (
+    "seq",
+    "serial",
+    "short_code",
+    "url",
+    "active",
+    "revoked",
+    "lot",
+    "gtin",
+    "product",
+    "production_date",
+    "expiry_date",
+)
+
+
+@blueprint.get("/batches/<id:batch_id>/stamps.csv")
+@limited("api")
+def stamps_csv(batch_id: int) -> Response:
+    """Every stamp of the batch, in issue order, for variable-data printing."""
+    session = db_session()
+    batch = catalog.get_batch(session, g.business_id, batch_id)
+    product = catalog.get_product(session, g.business_id, batch.product_id)
+    public_url = state().settings.public_url
+    fixed = {
+        "lot": batch.lot,
+        "gtin": product.gtin or "",
+        "product": product.name,
+        "production_date": batch.production_date.isoformat() if batch.production_date else "",
+        "expiry_date": batch.expiry_date.isoformat() if batch.expiry_date else "",
+    }
+
+    def rows() -> Iterator[str]:
+        buffer = io.StringIO()
+        writer = csv.DictWriter(buffer, fieldnames=CSV_COLUMNS, lineterminator="\r\n")
+        writer.writeheader()
+        for index, item in enumerate(stamps.iter_batch_stamps(session, batch, public_url), 1):
+            writer.writerow(
+                {
+                    "seq": item.seq,
+                    "serial": item.serial_text,
+                    "short_code": item.short_code,
+                    "url": item.url,
+                    "active": "true" if item.active else "false",
+                    "revoked": "true" if item.revoked else "false",
+                    **fixed,
+                }
+            )
+            if index % 1000 == 0:
+                yield buffer.getvalue()
+                buffer.seek(0)
+                buffer.truncate()
+        yield buffer.getvalue()
+
+    response = Response(stream_with_context(rows()), mimetype="text/csv")
+    response.headers["Content-Type"] = "text/csv; charset=utf-8; header=present"
+    response.headers["Content-Disposition"] = (
+        f'attachment; filename="stamps-batch{batch.id}-{_safe_filename(batch.lot)}.csv"'
+    )
+    return response
+
+
+def _safe_filename(text: str) -> str:
+    return "".join(ch if ch.isalnum() or ch in "-_" else "_" for ch in text)[:40]
+
+
+def _float_arg(name: str, default: float) -> float:
+    raw = request.args.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        value = float(raw)
+    except ValueError:
+        raise ValidationError(f"{name} must be a number of millimetres", field=name) from None
+    if not 0 <= value <= 1000:
+        raise ValidationError(f"{name} must be between 0 and 1000 mm", field=name)
+    return value
+
+
+def sheet_layout_from_args() -> SheetLayout:
+    from traceqr.domain.sheet import SheetLayout
+
+    defaults = SheetLayout()
+    ecc = request.args.get("ecc", defaults.ecc).upper()
+    if ecc not in ("L", "M", "Q", "H"):
+        raise ValidationError("ecc must be L, M, Q or H", field="ecc")
+    cut_marks = request.args.get("cut_marks", "").lower() in ("1", "true", "yes", "on")
+    layout = SheetLayout(
+        stamp_mm=_float_arg("stamp_mm", defaults.stamp_mm),
+        margin_mm=_float_arg("margin_mm", defaults.margin_mm),
+        gap_mm=_float_arg("gap_mm", defaults.gap_mm),
+        ecc=ecc,
+        cut_marks=cut_marks,
+    )
+    return layout
+
+
+@blueprint.get("/batches/<id:batch_id>/sheet.pdf")
+@limited("api")
+def sheet_pdf(batch_id: int) -> Response:
+    """A printable vector PDF of every stamp of the batch, each printed once."""
+    from traceqr.domain.sheet import SheetLayoutError, SheetStamp, render_sheet
+
+    session = db_session()
+    batch = catalog.get_batch(session, g.business_id, batch_id)
+    if batch.stamps_total == 0:
+        raise ValidationError("this batch has no stamps yet: issue some first")
+    layout = sheet_layout_from_args()
+    public_url = state().settings.public_url
+    spool = tempfile.TemporaryFile()  # noqa: SIM115 - send_file closes it
+    try:
+        render_sheet(
+            (
+                SheetStamp(url=item.url, short_code=item.short_code, seq=item.seq)
+                for item in stamps.iter_batch_stamps(session, batch, public_url)
+            ),
+            spool,
+            layout,
+            footer=f"TraceQR - lot {batch.lot}",
+            total=batch.stamps_total,
+        )
+    except SheetLayoutError as exc:
+        spool.close()
+        raise ValidationError(str(exc), field="layout") from exc
+    spool.seek(0)
+    return send_file(
+        spool,
+        mimetype="application/pdf",
+        as_attachment=True,
+        download_name=f"sheet-batch{batch.id}-{_safe_filename(batch.lot)}.pdf",
+        max_age=0,
+    )
+
+
+# --- public --------------------------------------------------------------------------------
+
+
+def verification_json(result: Verification) -> dict[str, Any]:
+    origin = result.origin
+    body: dict[str, Any] = {
+        "status": result.status.value,
+        "signature_valid": result.verdict.signature_valid,
+        "reasons": [reason.value for reason in result.verdict.reasons],
+        "message": str(verdict_wording(result.status.value).headline),
+        "scans": {"count": result.scan_count, "first_at": iso_vietnam(result.first_scan_at)},
+        "checked_at": iso_vietnam(result.scanned_at),
+    }
+    if result.stamp is not None:
+        body["stamp"] = {
+            "serial": serial_text(result.stamp.serial),
+            "short_code": short_code(result.stamp.serial),
+            "kid": kid_text(result.stamp.kid),
+            "format_version": result.stamp.version,
+            "seq": result.seq,
+            "active": result.active,
+            "revoked_at": iso_vietnam(result.revoked_at),
+            "revoke_reason": result.revoke_reason,
+        }
+    if result.key is not None and result.verdict.signature_valid:
+        body["business"] = {
+            "id": result.key.public.business_id,
+            "name": result.key.public.business_name,
+        }
+    if origin:
+        place = province(origin["province_code"])
+        address = ", ".join(
+            part
+            for part in (
+                origin["address_street"],
+                origin["address_commune"],
+                place.name_vi if place else None,
+            )
+            if part
+        )
+        body["business"] = {
+            "id": origin["business_id"],
+            "name": origin["business_name"],
+            "legal_name": origin["legal_name"],
+            "address": address or None,
+            "province": place.name_vi if place else None,
+            "cluster": origin["cluster_name"],
+            "phone": origin["phone"],
+            "website": origin["website"],
+        }
+        body["product"] = {
+            "id": origin["product_id"],
+            "name": origin["product_name"],
+            "gtin": origin["gtin"],
+            "brand": origin["brand"],
+            "category": origin["category"],
+            "origin": origin["origin"],
+            "standards": origin["standards"],
+        }
+        body["batch"] = {
+            "id": origin["batch_id"],
+            "lot": origin["lot"],
+            "production_date": _iso_date(origin["production_date"]),
+            "expiry_date": _iso_date(origin["expiry_date"]),
+            "recalled_at": iso_vietnam(origin["recalled_at"]),
+            "recall_reason": origin["recall_reason"],
+        }
+    return body
+
+
+def _iso_date(value: Any) -> str | None:
+    return value.isoformat() if value is not None else None
+
+
+@blueprint.get("/verify")
+@limited("verify")
+def verify() -> dict[str, Any]:
+    """Verify any scanned text: a stamp URL, a bare code or a printed short code."""
+    text = request.args.get("q")
+    if text is None or not text.strip():
+        raise ValidationError("give the scanned text as ?q=", field="q")
+    client = ClientFacts(address=request.remote_addr, user_agent=request.user_agent.string)
+    result = state().verifier.verify(text, now=now(), channel="api", client=client)
+    return verification_json(result)
+
+
+@blueprint.get("/openapi.json")
+def openapi() -> dict[str, Any]:
+    return openapi_document(request.host_url.rstrip("/"))

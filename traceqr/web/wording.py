@@ -1,0 +1,102 @@
+"""What verdicts and reason codes say to people, in their language.
+
+The keys are the stable status and reason codes; the texts are gettext messages.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from flask_babel import lazy_gettext as _l
+from flask_babel.speaklater import LazyString
+
+
+@dataclass(frozen=True)
+class VerdictWording:
+    tone: str  # good, warn, bad: the page's colour and icon
+    headline: LazyString
+    explanation: LazyString
+    advice: LazyString
+
+
+VERDICTS: dict[str, VerdictWording] = {
+    "genuine": VerdictWording(
+        "good",
+        _l("Genuine product"),
+        _l("This stamp was issued by the producer below and is registered with TraceQR."),
+        _l("Check that the product matches the description below."),
+    ),
+    "suspicious": VerdictWording(
+        "warn",
+        _l("Warning: this stamp may be a copy"),
+        _l("The stamp is real, but the way it has been checked looks like copying."),
+        _l(
+            "If you are buying, ask the seller for proof of origin, and report the product "
+            "below if something seems wrong."
+        ),
+    ),
+    "revoked": VerdictWording(
+        "bad",
+        _l("This stamp has been revoked"),
+        _l("The producer has cancelled this stamp. It no longer proves the product is genuine."),
+        _l("Do not rely on this stamp. Ask the seller or contact the producer."),
+    ),
+    "recalled": VerdictWording(
+        "bad",
+        _l("This batch has been recalled"),
+        _l("The producer has recalled every product of this batch."),
+        _l("Do not use the product. Return it to the seller or contact the producer."),
+    ),
+    "inactive": VerdictWording(
+        "warn",
+        _l("This stamp is not activated yet"),
+        _l(
+            "The stamp was issued but the producer has not released it for sale. A product "
+            "on a shelf should not carry an inactive stamp."
+        ),
+        _l("Ask the seller, or contact the producer below."),
+    ),
+    "invalid": VerdictWording(
+        "bad",
+        _l("Not a genuine stamp"),
+        _l("This code was not issued through TraceQR. The product may be counterfeit."),
+        _l(
+            "Check that you scanned the stamp's QR code. If you typed the code, check it "
+            "again. Otherwise, do not buy the product and report it to the market "
+            "surveillance office."
+        ),
+    ),
+    "unregistered": VerdictWording(
+        "bad",
+        _l("Warning: stamp not registered"),
+        _l(
+            "The code carries a valid signature, but no such stamp was ever registered. "
+            "This can mean stolen or forged stamps."
+        ),
+        _l("Do not buy the product. The producer and the service operator have been alerted."),
+    ),
+}
+
+REASONS: dict[str, LazyString] = {
+    "malformed_code": _l("The scanned text is not a TraceQR stamp code."),
+    "foreign_url": _l("The QR code points to another website, not to this service."),
+    "unknown_key": _l("The code names a signing key that this service never used."),
+    "bad_signature": _l("The code's signature does not match: the code was altered or forged."),
+    "no_record": _l("No stamp with this serial number was ever issued."),
+    "key_mismatch": _l("The serial number belongs to a stamp signed with a different key."),
+    "stamp_revoked": _l("The producer revoked this stamp."),
+    "batch_recalled": _l("The producer recalled this batch."),
+    "stamp_inactive": _l("The stamp has not been activated by the producer."),
+    "scan_count_high": _l("This stamp has been checked far more often than a genuine one is."),
+    "bad_check": _l("The code you typed has a typing mistake."),
+    "unknown_short_code": _l("No stamp has the code you typed."),
+}
+
+
+def verdict_wording(status: str) -> VerdictWording:
+    return VERDICTS[status]
+
+
+def reason_text(reason: str) -> str:
+    text = REASONS.get(reason)
+    return str(text) if text is not None else reason
