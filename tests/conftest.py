@@ -137,7 +137,8 @@ def now() -> datetime:
 def make_business(state: AppState) -> Any:
     counter = iter(range(1, 10_000))
 
-    def create(name: str | None = None, **profile: Any) -> NewBusiness:
+    def create(name: str | None = None, password: str | None = None, **profile: Any) -> NewBusiness:
+        """A business; without ``password`` its owner cannot sign in (and no argon2 cost)."""
         n = next(counter)
         with state.database.session() as session:
             return create_business(
@@ -145,7 +146,7 @@ def make_business(state: AppState) -> Any:
                 state.keystore,
                 name=name or f"Business {n}",
                 email=f"owner{n}-{uuid.uuid4().hex[:6]}@example.vn",
-                password="correct horse battery",
+                password=password,
                 now=datetime.now(UTC),
                 profile=profile,
             )

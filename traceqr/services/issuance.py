@@ -126,6 +126,8 @@ def _write_chunk(
     random_bytes: RandomBytes,
     make_rows: Callable[[list[bytes], list[bytes]], list[tuple[Any, ...]]],
 ) -> None:
+    # COPY runs on the driver's cursor, so its errors arrive unwrapped: catch both kinds.
+    duplicate = (IntegrityError, connection.dialect.loaded_dbapi.IntegrityError)
     for _attempt in range(MAX_ATTEMPTS_PER_CHUNK):
         serials = [random_bytes(SERIAL_LENGTH) for _ in range(size)]
         if len(set(serials)) != size:
@@ -134,7 +136,7 @@ def _write_chunk(
         try:
             with connection.begin_nested():
                 write_rows(rows)
-        except IntegrityError:
+        except duplicate:
             continue  # a serial already exists: draw the chunk again
         return
     raise IssuanceError("could not draw unused serials; is the random source broken?")

@@ -49,7 +49,7 @@ _scans = Scan.__table__
 
 _BUMP_STAMP = (
     update(_stamps)
-    .where(_stamps.c.serial == bindparam("serial"))
+    .where(_stamps.c.serial == bindparam("b_serial"))
     .values(
         scan_count=_stamps.c.scan_count + 1,
         first_scan_at=func.coalesce(_stamps.c.first_scan_at, bindparam("now", type_=UTCDateTime())),
@@ -107,7 +107,7 @@ _BATCH_VIEW = (
 _FIND_BY_SERIAL = (
     select(_stamps.c.signature, _keys.c.kid)
     .select_from(_stamps.join(_keys, _keys.c.id == _stamps.c.signing_key_id))
-    .where(_stamps.c.serial == bindparam("serial"))
+    .where(_stamps.c.serial == bindparam("b_serial"))
 )
 
 _KEYS_BY_KID = (
@@ -228,7 +228,12 @@ class VerificationService:
         stamp, format_error, short = self._decode(connection, text)
         if stamp is None:
             facts = ScanFacts(now=now, format_error=format_error)
-            return Verification(evaluate(facts, self.policy), now, format_error=format_error)
+            return Verification(
+                evaluate(facts, self.policy),
+                now,
+                format_error=format_error,
+                entered_as_short_code=short,
+            )
 
         candidates = self._keys_for(connection, stamp.kid)
         key = next((k for k in candidates if k.public.verifies(stamp)), None)
@@ -242,7 +247,7 @@ class VerificationService:
                 entered_as_short_code=short,
             )
 
-        row = connection.execute(_BUMP_STAMP, {"serial": stamp.serial, "now": now}).first()
+        row = connection.execute(_BUMP_STAMP, {"b_serial": stamp.serial, "now": now}).first()
         if row is None:
             facts = ScanFacts(now=now, signature_checked=True, key_known=True, signature_valid=True)
             return Verification(
@@ -292,7 +297,7 @@ class VerificationService:
                 serial = parse_serial(text)
             except StampFormatError as exc:
                 return None, exc.reason, True
-            found = connection.execute(_FIND_BY_SERIAL, {"serial": serial}).first()
+            found = connection.execute(_FIND_BY_SERIAL, {"b_serial": serial}).first()
             if found is None:
                 return None, "unknown_short_code", True
             return StampCode(FORMAT_V1, found.kid, serial, found.signature), None, True

@@ -8,7 +8,7 @@ import tempfile
 from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from flask import Response, g, jsonify, request, send_file, stream_with_context, url_for
+from flask import Response, g, jsonify, request, send_file, url_for
 from pydantic import BaseModel
 
 from traceqr.domain.dates import iso_vietnam
@@ -287,29 +287,37 @@ def stamps_csv(batch_id: int) -> Response:
         "expiry_date": batch.expiry_date.isoformat() if batch.expiry_date else "",
     }
 
+    database = state().database
+    batch_id = batch.id
+
     def rows() -> Iterator[str]:
+        # The answer streams after the view returns: read with a session of its own.
         buffer = io.StringIO()
         writer = csv.DictWriter(buffer, fieldnames=CSV_COLUMNS, lineterminator="\r\n")
         writer.writeheader()
-        for index, item in enumerate(stamps.iter_batch_stamps(session, batch, public_url), 1):
-            writer.writerow(
-                {
-                    "seq": item.seq,
-                    "serial": item.serial_text,
-                    "short_code": item.short_code,
-                    "url": item.url,
-                    "active": "true" if item.active else "false",
-                    "revoked": "true" if item.revoked else "false",
-                    **fixed,
-                }
-            )
-            if index % 1000 == 0:
-                yield buffer.getvalue()
-                buffer.seek(0)
-                buffer.truncate()
+        with database.session() as stream_session:
+            streamed_batch = stream_session.get(Batch, batch_id)
+            assert streamed_batch is not None
+            items = stamps.iter_batch_stamps(stream_session, streamed_batch, public_url)
+            for index, item in enumerate(items, 1):
+                writer.writerow(
+                    {
+                        "seq": item.seq,
+                        "serial": item.serial_text,
+                        "short_code": item.short_code,
+                        "url": item.url,
+                        "active": "true" if item.active else "false",
+                        "revoked": "true" if item.revoked else "false",
+                        **fixed,
+                    }
+                )
+                if index % 1000 == 0:
+                    yield buffer.getvalue()
+                    buffer.seek(0)
+                    buffer.truncate()
         yield buffer.getvalue()
 
-    response = Response(stream_with_context(rows()), mimetype="text/csv")
+    response = Response(rows(), mimetype="text/csv")
     response.headers["Content-Type"] = "text/csv; charset=utf-8; header=present"
     response.headers["Content-Disposition"] = (
         f'attachment; filename="stamps-batch{batch.id}-{_safe_filename(batch.lot)}.csv"'

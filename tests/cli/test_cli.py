@@ -1,0 +1,151 @@
+"""The traceqr command as an operator and an inspector use it."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from click.testing import CliRunner
+
+from tests.conftest import PUBLIC_URL, empty_database
+from traceqr.cli import main
+
+
+@pytest.fixture
+def cli_env(database_url: str, tmp_path: Path) -> Iterator[dict[str, str]]:
+    env = {
+        "TRACEQR_INSTANCE": str(tmp_path / "instance"),
+        "TRACEQR_DATABASE_URL": database_url,
+        "TRACEQR_PUBLIC_URL": PUBLIC_URL,
+    }
+    yield env
+    empty_database(database_url)
+
+
+def run(env: dict[str, str], *args: str) -> Any:
+    result = CliRunner().invoke(main, list(args), env=env, catch_exceptions=False)
+    return result
+
+
+def test_init_is_idempotent(cli_env: dict[str, str]) -> None:
+    for _ in range(2):
+        result = run(cli_env, "init")
+        assert result.exit_code == 0, result.output
+    instance = Path(cli_env["TRACEQR_INSTANCE"])
+    assert (instance / "master.key").stat().st_mode & 0o077 == 0  # owner-only
+
+
+def test_business_create_prints_one_json_object(cli_env: dict[str, str]) -> None:
+    result = run(
+        cli_env, "business", "create", "--name", "Gốm Chu Đậu", "--email", "Owner@Example.vn", "--json"
+    )
+    assert result.exit_code == 0, result.output
+    created = json.loads(result.stdout)
+    assert isinstance(created["id"], int)
+    assert created["api_key"].startswith("tqr_")
+    assert created["email"] == "owner@example.vn"
+    # The private key is on disk, encrypted: the seed is not there in clear.
+    key_file = Path(cli_env["TRACEQR_INSTANCE"]) / "keystore" / f"{created['kid']}.json"
+    stored = json.loads(key_file.read_text())
+    assert "encrypted_seed" in stored and "seed" not in stored
+    assert key_file.stat().st_mode & 0o077 == 0
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["--name", "", "--email", "a@b.vn"],
+        ["--name", "X", "--email", "not-an-email"],
+        ["--name", "X", "--email", "a@b.vn", "--password", "short"],
+        ["--name", "X", "--email", "a@b.vn", "--province", "atlantis"],
+    ],
+)
+def test_business_create_refuses_bad_input_and_writes_nothing(
+    cli_env: dict[str, str], args: list[str]
+) -> None:
+    result = run(cli_env, "business", "create", *args, "--json")
+    assert result.exit_code == 1
+    assert result.stdout == ""
+    assert "error:" in result.stderr
+
+
+def test_the_same_email_cannot_own_two_businesses(cli_env: dict[str, str]) -> None:
+    assert run(cli_env, "business", "create", "--name", "A", "--email", "a@b.vn", "--json").exit_code == 0
+    again = run(cli_env, "business", "create", "--name", "B", "--email", "A@B.VN", "--json")
+    assert again.exit_code == 1
+    assert "already exists" in again.stderr
+
+
+def test_keys_rotate_keeps_old_key_published(cli_env: dict[str, str]) -> None:
+    created = json.loads(run(cli_env, "business", "create", "--name", "A", "--email", "k@b.vn", "--json").stdout)
+    rotated = run(cli_env, "keys", "rotate", "--business", str(created["id"]))
+    assert rotated.exit_code == 0, rotated.output
+    new_kid = rotated.stdout.strip()
+    assert new_kid != created["kid"]
+    exported = json.loads(run(cli_env, "keys", "export").stdout)
+    assert {k["kid"]: k["traceqr_status"] for k in exported["keys"]} == {
+        created["kid"]: "retired",
+        new_kid: "active",
+    }
+    assert run(cli_env, "keys", "rotate", "--business", "999999").exit_code == 1
+
+
+def test_demo_prints_a_stamp_url_that_verifies_and_an_api_key(cli_env: dict[str, str]) -> None:
+    first = run(cli_env, "demo")
+    assert first.exit_code == 0, first.output
+    lines = dict(line.split(": ", 1) for line in first.stdout.strip().splitlines())
+    assert lines["Demo stamp"].startswith("HTTPS://TRACEQR.EXAMPLE.VN/S/")
+    assert lines["Demo API key"].startswith("tqr_")
+    assert run(cli_env, "demo").stdout == first.stdout  # idempotent
+    assert run(cli_env, "verify", lines["Demo stamp"]).exit_code == 0
+
+
+@pytest.fixture
+def demo_jwks(cli_env: dict[str, str], tmp_path: Path) -> tuple[str, Path]:
+    lines = dict(line.split(": ", 1) for line in run(cli_env, "demo").stdout.strip().splitlines())
+    jwks = tmp_path / "jwks.json"
+    assert run(cli_env, "keys", "export", "-o", str(jwks)).exit_code == 0
+    return lines["Demo stamp"], jwks
+
+
+def offline_verify(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
+    """A separate process with no TRACEQR_* settings and no instance folder around."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("TRACEQR_")}
+    env["TRACEQR_DATABASE_URL"] = "postgresql+psycopg://nobody@127.0.0.1:1/unreachable"
+    return subprocess.run(
+        [sys.executable, "-m", "traceqr", "verify", *args],
+        capture_output=True,
+        text=True,
+        cwd=cwd,
+        env=env,
+        timeout=60,
+        check=False,
+    )
+
+
+def test_offline_verify_needs_only_the_key_file(demo_jwks: tuple[str, Path], tmp_path: Path) -> None:
+    url, jwks = demo_jwks
+    workdir = tmp_path / "offline"
+    workdir.mkdir()
+    valid = offline_verify(url, "--keys", str(jwks), cwd=workdir)
+    assert valid.returncode == 0, valid.stderr
+    assert "VALID" in valid.stdout and "Gốm sứ Hưng Thịnh Bát Tràng" in valid.stdout
+    assert list(workdir.iterdir()) == []  # no instance folder was created
+
+    tampered = url[:-3] + ("AAA" if not url.endswith("AAA") else "BBA")
+    invalid = offline_verify(tampered, "--keys", str(jwks), "--json", cwd=workdir)
+    assert invalid.returncode == 1
+    assert json.loads(invalid.stdout)["valid"] is False
+
+    unreadable = offline_verify(url, "--keys", str(tmp_path / "missing.json"), cwd=workdir)
+    assert unreadable.returncode == 2
+    garbage = tmp_path / "garbage.json"
+    garbage.write_text("{not json")
+    assert offline_verify(url, "--keys", str(garbage), cwd=workdir).returncode == 2
+    assert offline_verify(cwd=workdir).returncode == 2  # no TEXT: usage error

@@ -1,0 +1,145 @@
+"""A minimal streaming PDF 1.4 writer: pages go to the output as soon as they are added.
+
+Only what stamp sheets need: pages of vector content (Flate-compressed) and the base-14
+fonts, named and shared by every page. Memory stays flat whatever the page count: the
+writer keeps only each object's byte offset and the page object numbers.
+
+Object layout::
+
+    1 Catalog, 2 Pages, 3 shared Resources, 4.. one per font   (numbers reserved up front)
+    then per page: content stream, page                          (written as pages come)
+    at close: Pages, Catalog, Info, xref table, trailer
+"""
+
+from __future__ import annotations
+
+import zlib
+from collections.abc import Mapping
+from datetime import UTC, datetime
+from types import TracebackType
+from typing import BinaryIO
+
+CATALOG, PAGES, RESOURCES = 1, 2, 3
+
+
+def pdf_string(text: str) -> bytes:
+    """``text`` as a PDF literal string, ``(...)``, in WinAnsiEncoding (else ``?``)."""
+    raw = text.encode("cp1252", errors="replace")
+    escaped = raw.replace(b"\\", b"\\\\").replace(b"(", b"\\(").replace(b")", b"\\)")
+    return b"(" + escaped.replace(b"\r", b"\\r").replace(b"\n", b"\\n") + b")"
+
+
+def _number(value: float) -> str:
+    """A compact PDF number: at most three decimals, no trailing zeros."""
+    return f"{value:.3f}".rstrip("0").rstrip(".") or "0"
+
+
+class PdfStreamWriter:
+    """Writes a PDF to ``out`` page by page; call :meth:`close` (or use ``with``) to finish.
+
+    ``fonts`` maps resource names to base-14 font names, e.g. ``{"F1": "Courier-Bold"}``;
+    page content refers to them as ``/F1 7 Tf``. The file object only needs ``write``:
+    offsets are counted here, so pipes and ``/dev/null`` work.
+    """
+
+    def __init__(
+        self,
+        out: BinaryIO,
+        fonts: Mapping[str, str] | None = None,
+        *,
+        compress_level: int = 1,
+        info: Mapping[str, str] | None = None,
+    ) -> None:
+        self._out = out
+        self._position = 0
+        self._compress_level = compress_level
+        self._info = dict(info or {})
+        self._offsets: list[int] = [0] * (RESOURCES + 1)  # index = object number; 0 unused
+        self._pages: list[int] = []
+        self._closed = False
+        self._write(b"%PDF-1.4\n%\xe2\xe3\xcf\xd3\n")
+        font_refs = []
+        for name, base_font in (fonts or {}).items():
+            number = self._new_object(
+                f"<< /Type /Font /Subtype /Type1 /BaseFont /{base_font}"
+                " /Encoding /WinAnsiEncoding >>".encode()
+            )
+            font_refs.append(f"/{name} {number} 0 R")
+        self._object_at(
+            RESOURCES,
+            f"<< /ProcSet [/PDF /Text] /Font << {' '.join(font_refs)} >> >>".encode(),
+        )
+
+    @property
+    def page_count(self) -> int:
+        return len(self._pages)
+
+    def _write(self, data: bytes) -> None:
+        self._out.write(data)
+        self._position += len(data)
+
+    def _object_at(self, number: int, body: bytes) -> None:
+        """Write object ``number`` (already reserved) here."""
+        self._offsets[number] = self._position
+        self._write(b"%d 0 obj\n%b\nendobj\n" % (number, body))
+
+    def _new_object(self, body: bytes) -> int:
+        self._offsets.append(0)
+        number = len(self._offsets) - 1
+        self._object_at(number, body)
+        return number
+
+    def add_page(self, content: bytes, width_pt: float, height_pt: float) -> None:
+        """Append a page of ``width_pt`` × ``height_pt`` whose content stream is ``content``."""
+        if self._closed:
+            raise ValueError("the PDF is already closed")
+        data = zlib.compress(content, self._compress_level)
+        stream = b"<< /Length %d /Filter /FlateDecode >>\nstream\n%b\nendstream" % (
+            len(data),
+            data,
+        )
+        content_number = self._new_object(stream)
+        page = (
+            f"<< /Type /Page /Parent {PAGES} 0 R /MediaBox [0 0 {_number(width_pt)}"
+            f" {_number(height_pt)}] /Resources {RESOURCES} 0 R"
+            f" /Contents {content_number} 0 R >>"
+        )
+        self._pages.append(self._new_object(page.encode()))
+
+    def close(self) -> None:
+        """Write the page tree, catalog, info, cross-reference table and trailer."""
+        if self._closed:
+            return
+        if not self._pages:
+            raise ValueError("a PDF needs at least one page")
+        self._closed = True
+        kids = " ".join(f"{number} 0 R" for number in self._pages)
+        self._object_at(
+            PAGES, f"<< /Type /Pages /Kids [{kids}] /Count {len(self._pages)} >>".encode()
+        )
+        self._object_at(CATALOG, f"<< /Type /Catalog /Pages {PAGES} 0 R >>".encode())
+        info = {"Producer": "TraceQR", **self._info}
+        info.setdefault("CreationDate", datetime.now(UTC).strftime("D:%Y%m%d%H%M%SZ"))
+        entries = b" ".join(b"/%s %b" % (k.encode(), pdf_string(v)) for k, v in info.items())
+        info_number = self._new_object(b"<< " + entries + b" >>")
+        xref_at = self._position
+        lines = [b"xref\n0 %d\n0000000000 65535 f \n" % len(self._offsets)]
+        lines += [b"%010d 00000 n \n" % offset for offset in self._offsets[1:]]
+        self._write(b"".join(lines))
+        self._write(
+            b"trailer\n<< /Size %d /Root %d 0 R /Info %d 0 R >>\nstartxref\n%d\n%%%%EOF\n"
+            % (len(self._offsets), CATALOG, info_number, xref_at)
+        )
+        self._out.flush()
+
+    def __enter__(self) -> PdfStreamWriter:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        if exc_type is None:
+            self.close()
