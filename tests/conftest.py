@@ -78,7 +78,7 @@ def empty_database(url: str) -> None:
             connection.execute(text(f"TRUNCATE {', '.join(tables)} RESTART IDENTITY CASCADE"))
         else:
             for table in tables:
-                connection.execute(text(f"DELETE FROM {table}"))  # noqa: S608
+                connection.execute(text(f"DELETE FROM {table}"))
     database.dispose()
 
 

@@ -21,8 +21,12 @@ from traceqr.state import AppState
 @pytest.fixture
 def batch_id(state: AppState, business: NewBusiness, now: datetime) -> int:
     with state.database.session() as session:
-        product = catalog.create_product(session, business.business.id, {"name": "Trà Shan tuyết"}, now)
-        return catalog.create_batch(session, business.business.id, product.id, {"lot": "T-1"}, now).id
+        product = catalog.create_product(
+            session, business.business.id, {"name": "Trà Shan tuyết"}, now
+        )
+        return catalog.create_batch(
+            session, business.business.id, product.id, {"lot": "T-1"}, now
+        ).id
 
 
 def stamp_count(state: AppState, batch_id: int) -> int:
@@ -30,18 +34,27 @@ def stamp_count(state: AppState, batch_id: int) -> int:
         return session.scalar(select(func.count()).where(Stamp.batch_id == batch_id)) or 0
 
 
-def test_stamps_cross_chunk_boundaries_in_order(state: AppState, batch_id: int, now: datetime) -> None:
+def test_stamps_cross_chunk_boundaries_in_order(
+    state: AppState, batch_id: int, now: datetime
+) -> None:
     count = CHUNK_SIZE * 2 + 7
     progress: list[tuple[int, int]] = []
     with state.database.session() as session:
         batch = session.get(Batch, batch_id)
         result = issue_stamps(
-            session, state.keystore, batch, count, now=now, progress=lambda d, t: progress.append((d, t))
+            session,
+            state.keystore,
+            batch,
+            count,
+            now=now,
+            progress=lambda d, t: progress.append((d, t)),
         )
     assert (result.first_seq, result.last_seq, result.count) == (1, count, count)
     assert progress[-1] == (count, count)
     with state.database.session() as session:
-        seqs = session.scalars(select(Stamp.seq).where(Stamp.batch_id == batch_id).order_by(Stamp.id)).all()
+        seqs = session.scalars(
+            select(Stamp.seq).where(Stamp.batch_id == batch_id).order_by(Stamp.id)
+        ).all()
         serials = session.scalars(select(Stamp.serial).where(Stamp.batch_id == batch_id)).all()
         batch = session.get(Batch, batch_id)
         assert batch is not None
@@ -64,14 +77,18 @@ def test_a_failure_half_way_leaves_no_stamp_of_the_request(
 
     with pytest.raises(OSError, match="entropy"), state.database.session() as session:
         batch = session.get(Batch, batch_id)
-        issue_stamps(session, state.keystore, batch, CHUNK_SIZE * 3, now=now, random_bytes=failing_random)
+        issue_stamps(
+            session, state.keystore, batch, CHUNK_SIZE * 3, now=now, random_bytes=failing_random
+        )
     assert stamp_count(state, batch_id) == 0
     with state.database.session() as session:
         batch = session.get(Batch, batch_id)
         assert batch is not None and batch.stamps_total == 0
 
 
-def test_a_serial_that_already_exists_is_drawn_again(state: AppState, batch_id: int, now: datetime) -> None:
+def test_a_serial_that_already_exists_is_drawn_again(
+    state: AppState, batch_id: int, now: datetime
+) -> None:
     with state.database.session() as session:
         batch = session.get(Batch, batch_id)
         issue_stamps(session, state.keystore, batch, 3, now=now)
@@ -86,7 +103,9 @@ def test_a_serial_that_already_exists_is_drawn_again(state: AppState, batch_id: 
     source = colliding()
     with state.database.session() as session:
         batch = session.get(Batch, batch_id)
-        result = issue_stamps(session, state.keystore, batch, 5, now=now, random_bytes=lambda n: next(source))
+        result = issue_stamps(
+            session, state.keystore, batch, 5, now=now, random_bytes=lambda n: next(source)
+        )
     assert (result.first_seq, result.last_seq) == (4, 8)
     with state.database.session() as session:
         serials = session.scalars(select(Stamp.serial).where(Stamp.batch_id == batch_id)).all()
@@ -117,5 +136,7 @@ def test_the_cli_limit_can_be_raised_for_a_million_stamp_batch(
 ) -> None:
     with state.database.session() as session:
         batch = session.get(Batch, batch_id)
-        result = issue_stamps(session, state.keystore, batch, 100_001 - 99_990, now=now, max_count=1_000_000)
+        result = issue_stamps(
+            session, state.keystore, batch, 100_001 - 99_990, now=now, max_count=1_000_000
+        )
     assert result.count == 11

@@ -42,14 +42,21 @@ def test_malformed_key_sets_are_refused(document: object) -> None:
 
 def test_other_key_types_in_a_jwks_are_skipped() -> None:
     signer = StampSigner(bytes(4), generate_seed())
-    document = {"keys": [{"kty": "RSA", "n": "x", "e": "AQAB"}, PublicKey(signer.kid, signer.public_key).to_jwk()]}
+    document = {
+        "keys": [
+            {"kty": "RSA", "n": "x", "e": "AQAB"},
+            PublicKey(signer.kid, signer.public_key).to_jwk(),
+        ]
+    }
     assert len(KeyRing.from_jwks(document)) == 1
 
 
 def test_keys_sharing_a_kid_are_all_tried() -> None:
     first = StampSigner(bytes.fromhex("00000001"), generate_seed())
     second = StampSigner(bytes.fromhex("00000001"), generate_seed())
-    ring = KeyRing([PublicKey(first.kid, first.public_key), PublicKey(second.kid, second.public_key)])
+    ring = KeyRing(
+        [PublicKey(first.kid, first.public_key), PublicKey(second.kid, second.public_key)]
+    )
     assert ring.verify(second.issue(os.urandom(10))).key == second.public_key  # type: ignore[union-attr]
     assert ring.verify(first.issue(os.urandom(10))).key == first.public_key  # type: ignore[union-attr]
 

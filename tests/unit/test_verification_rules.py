@@ -33,7 +33,9 @@ def record(**overrides: object) -> StampRecord:
 
 
 def signed(rec: StampRecord | None) -> ScanFacts:
-    return ScanFacts(now=NOW, signature_checked=True, key_known=True, signature_valid=True, record=rec)
+    return ScanFacts(
+        now=NOW, signature_checked=True, key_known=True, signature_valid=True, record=rec
+    )
 
 
 def test_a_registered_active_stamp_is_genuine() -> None:
@@ -62,7 +64,9 @@ def test_a_registered_active_stamp_is_genuine() -> None:
         (signed(record(scan_count=21)), Status.SUSPICIOUS, Reason.SCAN_COUNT_HIGH),
     ],
 )
-def test_each_rule_gives_its_status_and_reason(facts: ScanFacts, status: Status, reason: Reason) -> None:
+def test_each_rule_gives_its_status_and_reason(
+    facts: ScanFacts, status: Status, reason: Reason
+) -> None:
     verdict = evaluate(facts)
     assert verdict.status is status
     assert verdict.reasons[0] is reason
@@ -82,7 +86,13 @@ def test_the_most_serious_status_wins_and_every_reason_is_kept() -> None:
 
 def test_precedence_is_the_contract_order() -> None:
     assert [s.value for s in STATUS_PRECEDENCE] == [
-        "invalid", "unregistered", "revoked", "recalled", "inactive", "suspicious", "genuine",
+        "invalid",
+        "unregistered",
+        "revoked",
+        "recalled",
+        "inactive",
+        "suspicious",
+        "genuine",
     ]
 
 

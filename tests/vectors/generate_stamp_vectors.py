@@ -10,7 +10,6 @@ produces them and that an independent Ed25519 implementation (OpenSSL through
 
 from __future__ import annotations
 
-import base64
 import hashlib
 import json
 import sys
@@ -63,8 +62,16 @@ def invalid_vectors(valid: dict[str, object]) -> list[dict[str, object]]:
     version2[0] = 2
     return [
         {"name": "unused trailing bits set", "text": non_canonical, "reason": "non_canonical"},
-        {"name": "signature bit flipped", "text": base32_encode(bytes(flipped)), "reason": "bad_signature"},
-        {"name": "unknown format version", "text": base32_encode(bytes(version2)), "reason": "unknown_version"},
+        {
+            "name": "signature bit flipped",
+            "text": base32_encode(bytes(flipped)),
+            "reason": "bad_signature",
+        },
+        {
+            "name": "unknown format version",
+            "text": base32_encode(bytes(version2)),
+            "reason": "unknown_version",
+        },
         {"name": "base32 padding", "text": code + "=", "reason": "bad_length"},
         {"name": "character outside base32", "text": code[:-1] + "1", "reason": "bad_character"},
         {"name": "one character short", "text": code[:-1], "reason": "bad_length"},

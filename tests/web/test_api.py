@@ -24,9 +24,16 @@ def error_of(response: Any) -> dict[str, Any]:
 
 @pytest.mark.parametrize(
     "headers",
-    [{}, {"Authorization": "Bearer"}, {"Authorization": "Bearer tqr_wrong"}, {"Authorization": "Basic abc"}],
+    [
+        {},
+        {"Authorization": "Bearer"},
+        {"Authorization": "Bearer tqr_wrong"},
+        {"Authorization": "Basic abc"},
+    ],
 )
-def test_missing_or_wrong_key_gets_401_in_the_error_shape(client: FlaskClient, headers: dict) -> None:
+def test_missing_or_wrong_key_gets_401_in_the_error_shape(
+    client: FlaskClient, headers: dict
+) -> None:
     response = client.post("/api/v1/products", json={"name": "x"}, headers=headers)
     assert response.status_code == 401
     assert error_of(response)["code"] == "unauthorized"
@@ -94,14 +101,21 @@ def test_a_gtin_is_registered_once_per_business(api: Api, other_api: Api) -> Non
     assert duplicate.status_code == 409
     assert error_of(duplicate)["field"] == "gtin"
     # Another business may register the same GTIN (it could be a reseller's record).
-    assert other_api.post("/products", {"name": "theirs", "gtin": "8934588012228"}).status_code == 201
+    assert (
+        other_api.post("/products", {"name": "theirs", "gtin": "8934588012228"}).status_code == 201
+    )
 
 
 def test_create_and_read_a_batch(api: Api) -> None:
     product = api.product()
     response = api.post(
         f"/products/{product['id']}/batches",
-        {"lot": "BT-2611-A", "production_date": "2026-11-02", "expiry_date": "2027-06", "quantity": 500},
+        {
+            "lot": "BT-2611-A",
+            "production_date": "2026-11-02",
+            "expiry_date": "2027-06",
+            "quantity": 500,
+        },
     )
     assert response.status_code == 201
     batch = response.get_json()
@@ -118,7 +132,10 @@ def test_create_and_read_a_batch(api: Api) -> None:
         ({"lot": "A" * 21}, "lot"),
         ({"lot": "A1", "production_date": "02/11/2026"}, "production_date"),
         ({"lot": "A1", "production_date": "2026-02-30"}, "production_date"),
-        ({"lot": "A1", "production_date": "2026-11-02", "expiry_date": "2026-10-01"}, "expiry_date"),
+        (
+            {"lot": "A1", "production_date": "2026-11-02", "expiry_date": "2026-10-01"},
+            "expiry_date",
+        ),
         ({"lot": "A1", "quantity": "many"}, "quantity"),
         ({"lot": "A1", "quantity": 0}, "quantity"),
     ],
@@ -139,7 +156,8 @@ def test_a_lot_is_unique_within_a_product(api: Api) -> None:
 
 
 @pytest.mark.parametrize(
-    "path", ["/products/0", "/products/abc", "/products/99999999", "/products/123456789012345678901234"]
+    "path",
+    ["/products/0", "/products/abc", "/products/99999999", "/products/123456789012345678901234"],
 )
 def test_unknown_ids_get_404_json(api: Api, path: str) -> None:
     response = api.get(path)

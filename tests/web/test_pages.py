@@ -90,7 +90,9 @@ def test_a_genuine_stamp_page_shows_product_producer_batch_and_dates(
     assert "lần đầu" in words.lower()
 
 
-def test_the_page_counts_checks_and_remembers_the_first(client: FlaskClient, issued: dict[str, Any]) -> None:
+def test_the_page_counts_checks_and_remembers_the_first(
+    client: FlaskClient, issued: dict[str, Any]
+) -> None:
     url = issued["urls"][1]
     _, first = page(client, url)
     assert "lần đầu tiên" in first.words  # "the first time this stamp has been checked"
@@ -112,10 +114,15 @@ def test_the_page_counts_checks_and_remembers_the_first(client: FlaskClient, iss
     ],
 )
 def test_language_follows_the_query_then_the_browser_then_vietnamese(
-    client: FlaskClient, issued: dict[str, Any], accept: str | None, query: str, lang: str, headline: str
+    client: FlaskClient,
+    issued: dict[str, Any],
+    accept: str | None,
+    query: str,
+    lang: str,
+    headline: str,
 ) -> None:
     headers = {"Accept-Language": accept} if accept else {}
-    response, facts = page(client, issued["urls"][2] + query, **headers)
+    _, facts = page(client, issued["urls"][2] + query, **headers)
     assert facts.html_lang == lang
     assert headline in facts.words
 
@@ -140,7 +147,14 @@ def test_every_verdict_has_its_page(client: FlaskClient, api: Api, issued: dict[
 
 @pytest.mark.parametrize(
     "path",
-    ["/S/", "/S/x", "/S/" + "A" * 127, "/s/%00%01", "/S/<script>alert(1)</script>", "/S/" + "é" * 300],
+    [
+        "/S/",
+        "/S/x",
+        "/S/" + "A" * 127,
+        "/s/%00%01",
+        "/S/<script>alert(1)</script>",
+        "/S/" + "é" * 300,
+    ],
 )
 def test_any_code_gets_a_page_that_says_invalid(client: FlaskClient, path: str) -> None:
     response, facts = page(client, path)
@@ -152,7 +166,9 @@ def test_any_code_gets_a_page_that_says_invalid(client: FlaskClient, path: str) 
     assert "<script>alert" not in response.get_data(as_text=True)
 
 
-def test_typing_the_short_code_checks_the_stamp(client: FlaskClient, api: Api, issued: dict[str, Any]) -> None:
+def test_typing_the_short_code_checks_the_stamp(
+    client: FlaskClient, api: Api, issued: dict[str, Any]
+) -> None:
     short = api.verify(issued["urls"][0])["stamp"]["short_code"]
     _, facts = page(client, "/verify?code=" + short.lower().replace("-", " "))
     assert facts.status == "genuine"
@@ -171,7 +187,9 @@ def test_the_home_page_offers_the_code_form(client: FlaskClient) -> None:
     assert "Nhập mã in dưới mã QR" in empty.words
 
 
-def test_pages_carry_security_headers_and_no_inline_script(client: FlaskClient, issued: dict[str, Any]) -> None:
+def test_pages_carry_security_headers_and_no_inline_script(
+    client: FlaskClient, issued: dict[str, Any]
+) -> None:
     response, facts = page(client, issued["urls"][0])
     csp = response.headers["Content-Security-Policy"]
     assert "default-src 'self'" in csp and "unsafe-inline" not in csp

@@ -22,7 +22,7 @@ from traceqr.services import catalog, issuance, stamps
 from traceqr.services.businesses import create_business
 
 CREDENTIALS_FILE = "demo-credentials.json"
-DEMO_PASSWORD = "demo-password-2026"
+DEMO_PASSWORD = "demo-password-2026"  # noqa: S105 - published on purpose: demo only
 
 
 def gtin13(body12: str) -> str:

@@ -51,9 +51,11 @@ def init_app(app: Flask, settings: Settings) -> None:
         "verify": (settings.verify_rate_limit, get_remote_address),
         "api": (settings.api_rate_limit, _api_key_or_address),
     }
-    for view in app.view_functions.values():
+    for endpoint, view in list(app.view_functions.items()):
         kind = getattr(view, _LIMIT_ATTRIBUTE, None)
         if kind is not None:
             limit, key_func = limits[kind]
-            limiter.limit(limit, key_func=key_func)(view)
+            # One bucket per kind: the page and the API share the verification allowance.
+            shared = limiter.shared_limit(limit, scope=kind, key_func=key_func)
+            app.view_functions[endpoint] = shared(view)
     app.extensions["traceqr_limiter"] = limiter

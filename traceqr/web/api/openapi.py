@@ -75,7 +75,10 @@ def _operation(summary: str, responses: dict[str, Any], **extra: Any) -> dict[st
 @cache
 def _components() -> dict[str, Any]:
     _, top = models_json_schema(
-        [(model, "validation" if model.__name__.endswith("In") else "serialization") for model in _MODELS],
+        [
+            (model, "validation" if model.__name__.endswith("In") else "serialization")
+            for model in _MODELS
+        ],
         ref_template=REF,
     )
     return top.get("$defs", {})
@@ -89,7 +92,7 @@ def openapi_document(server_url: str) -> dict[str, Any]:
             "version": "1",
             "description": "Issue signed anti-counterfeit stamps for product batches, print "
             "them, and verify scanned stamps. Authenticate with `Authorization: Bearer "
-            "<api key>`. Errors are `{\"error\": {\"code\", \"message\"}}`.",
+            '<api key>`. Errors are `{"error": {"code", "message"}}`.',
         },
         "servers": [{"url": server_url + "/api/v1"}],
         "components": {

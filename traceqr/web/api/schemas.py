@@ -137,7 +137,9 @@ class ActivateBatchOut(BaseModel):
     batch: BatchOut
 
 
-Status = Literal["genuine", "suspicious", "revoked", "recalled", "inactive", "invalid", "unregistered"]
+Status = Literal[
+    "genuine", "suspicious", "revoked", "recalled", "inactive", "invalid", "unregistered"
+]
 
 
 class VerifyStamp(BaseModel):
