@@ -35,7 +35,9 @@ class AppState:
     @classmethod
     def create(cls, settings: Settings) -> AppState:
         database = Database(settings.database_url)
-        address_salt = hashlib.sha256(b"traceqr-client-address:" + settings.secret_key.encode()).digest()
+        address_salt = hashlib.sha256(
+            b"traceqr-client-address:" + settings.secret_key.encode()
+        ).digest()
         return cls(
             settings=settings,
             database=database,

@@ -43,7 +43,14 @@ def test_init_is_idempotent(cli_env: dict[str, str]) -> None:
 
 def test_business_create_prints_one_json_object(cli_env: dict[str, str]) -> None:
     result = run(
-        cli_env, "business", "create", "--name", "Gốm Chu Đậu", "--email", "Owner@Example.vn", "--json"
+        cli_env,
+        "business",
+        "create",
+        "--name",
+        "Gốm Chu Đậu",
+        "--email",
+        "Owner@Example.vn",
+        "--json",
     )
     assert result.exit_code == 0, result.output
     created = json.loads(result.stdout)
@@ -76,14 +83,19 @@ def test_business_create_refuses_bad_input_and_writes_nothing(
 
 
 def test_the_same_email_cannot_own_two_businesses(cli_env: dict[str, str]) -> None:
-    assert run(cli_env, "business", "create", "--name", "A", "--email", "a@b.vn", "--json").exit_code == 0
+    assert (
+        run(cli_env, "business", "create", "--name", "A", "--email", "a@b.vn", "--json").exit_code
+        == 0
+    )
     again = run(cli_env, "business", "create", "--name", "B", "--email", "A@B.VN", "--json")
     assert again.exit_code == 1
     assert "already exists" in again.stderr
 
 
 def test_keys_rotate_keeps_old_key_published(cli_env: dict[str, str]) -> None:
-    created = json.loads(run(cli_env, "business", "create", "--name", "A", "--email", "k@b.vn", "--json").stdout)
+    created = json.loads(
+        run(cli_env, "business", "create", "--name", "A", "--email", "k@b.vn", "--json").stdout
+    )
     rotated = run(cli_env, "keys", "rotate", "--business", str(created["id"]))
     assert rotated.exit_code == 0, rotated.output
     new_kid = rotated.stdout.strip()
@@ -129,7 +141,9 @@ def offline_verify(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
     )
 
 
-def test_offline_verify_needs_only_the_key_file(demo_jwks: tuple[str, Path], tmp_path: Path) -> None:
+def test_offline_verify_needs_only_the_key_file(
+    demo_jwks: tuple[str, Path], tmp_path: Path
+) -> None:
     url, jwks = demo_jwks
     workdir = tmp_path / "offline"
     workdir.mkdir()

@@ -125,3 +125,13 @@ def test_stamps_signed_before_a_key_rotation_still_verify(
     jwks = api.client.get("/.well-known/jwks.json").get_json(force=True)
     statuses = {key["kid"]: key["traceqr_status"] for key in jwks["keys"]}
     assert statuses == {business.signing_key.kid.hex(): "retired", new_key.kid.hex(): "active"}
+
+
+def test_a_stamp_checked_far_too_often_turns_suspicious(api: Api) -> None:
+    url = issue_one(api)[0]
+    statuses = [api.verify(url)["status"] for _ in range(21)]
+    assert statuses[:20] == ["genuine"] * 20
+    assert statuses[20] == "suspicious"
+    verdict = api.verify(url)
+    assert verdict["reasons"] == ["scan_count_high"]
+    assert verdict["signature_valid"] is True

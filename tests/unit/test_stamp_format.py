@@ -209,3 +209,19 @@ def test_random_keys_and_serials_verify_only_with_their_own_key() -> None:
     stamp = other.issue(os.urandom(10))
     assert RING.verify(stamp) is None
     assert KeyRing([PublicKey(other.kid, other.public_key)]).verify(stamp) is not None
+
+
+@given(st.binary(max_size=100))
+def test_base32_matches_the_standard_library(data: bytes) -> None:
+    import base64
+
+    from traceqr.domain.codec import base32_decode_canonical, base32_encode, crockford_encode
+
+    expected = base64.b32encode(data).decode().rstrip("=")
+    assert base32_encode(data) == expected
+    if data:
+        assert base32_decode_canonical(expected, len(data)) == data
+        crockford = expected.translate(
+            str.maketrans(RFC4648_ALPHABET, "0123456789ABCDEFGHJKMNPQRSTVWXYZ")
+        )
+        assert crockford_encode(data) == crockford

@@ -13,7 +13,9 @@ from tests.conftest import Api
 def test_public_verification_is_rate_limited_with_retry_after(make_app: Any) -> None:
     app = make_app(rate_limits_enabled=True)
     client = app.test_client()
-    statuses = [client.get("/api/v1/verify", query_string={"q": "x"}).status_code for _ in range(61)]
+    statuses = [
+        client.get("/api/v1/verify", query_string={"q": "x"}).status_code for _ in range(61)
+    ]
     assert statuses[:60] == [200] * 60
     limited = client.get("/api/v1/verify", query_string={"q": "x"})
     assert limited.status_code == 429
@@ -23,7 +25,9 @@ def test_public_verification_is_rate_limited_with_retry_after(make_app: Any) -> 
     assert page.status_code == 429
     assert "Retry-After" in page.headers
     # Another client address is not affected.
-    other = client.get("/api/v1/verify", query_string={"q": "x"}, environ_base={"REMOTE_ADDR": "198.51.100.9"})
+    other = client.get(
+        "/api/v1/verify", query_string={"q": "x"}, environ_base={"REMOTE_ADDR": "198.51.100.9"}
+    )
     assert other.status_code == 200
 
 
@@ -48,7 +52,9 @@ def test_verify_answers_any_text_with_a_verdict(api: Api, text: str) -> None:
 @given(
     body=st.dictionaries(
         st.sampled_from(["name", "gtin", "origin", "brand", "x"]),
-        st.one_of(st.none(), st.integers(), st.text(max_size=50), st.booleans(), st.lists(st.integers())),
+        st.one_of(
+            st.none(), st.integers(), st.text(max_size=50), st.booleans(), st.lists(st.integers())
+        ),
     )
 )
 def test_product_creation_never_answers_5xx(api: Api, body: dict[str, Any]) -> None:

@@ -147,6 +147,7 @@ def iter_batch_stamps(
             select(SigningKey.id, SigningKey.kid).where(SigningKey.business_id == batch.business_id)
         ).all()
     )
+    prefix = stamp_url(public_url, "")
     after = 0
     while True:
         rows = session.execute(
@@ -169,7 +170,7 @@ def iter_batch_stamps(
             yield ExportedStamp(
                 seq=seq,
                 serial=serial,
-                url=stamp_url(public_url, code),
+                url=prefix + code,
                 active=active,
                 revoked=revoked_at is not None,
             )

@@ -8,7 +8,7 @@ import tempfile
 from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from flask import Response, g, jsonify, request, send_file, url_for
+from flask import Response, g, jsonify, request, url_for
 from pydantic import BaseModel
 
 from traceqr.domain.dates import iso_vietnam
@@ -343,21 +343,23 @@ def _float_arg(name: str, default: float) -> float:
 
 
 def sheet_layout_from_args() -> SheetLayout:
-    from traceqr.domain.sheet import SheetLayout
+    from traceqr.domain.sheet import SheetLayout, SheetLayoutError
 
     defaults = SheetLayout()
     ecc = request.args.get("ecc", defaults.ecc).upper()
     if ecc not in ("L", "M", "Q", "H"):
         raise ValidationError("ecc must be L, M, Q or H", field="ecc")
     cut_marks = request.args.get("cut_marks", "").lower() in ("1", "true", "yes", "on")
-    layout = SheetLayout(
-        stamp_mm=_float_arg("stamp_mm", defaults.stamp_mm),
-        margin_mm=_float_arg("margin_mm", defaults.margin_mm),
-        gap_mm=_float_arg("gap_mm", defaults.gap_mm),
-        ecc=ecc,
-        cut_marks=cut_marks,
-    )
-    return layout
+    try:
+        return SheetLayout(
+            stamp_mm=_float_arg("stamp_mm", defaults.stamp_mm),
+            margin_mm=_float_arg("margin_mm", defaults.margin_mm),
+            gap_mm=_float_arg("gap_mm", defaults.gap_mm),
+            ecc=ecc,
+            cut_marks=cut_marks,
+        )
+    except SheetLayoutError as exc:
+        raise ValidationError(str(exc), field="layout") from exc
 
 
 @blueprint.get("/batches/<id:batch_id>/sheet.pdf")
@@ -372,7 +374,7 @@ def sheet_pdf(batch_id: int) -> Response:
         raise ValidationError("this batch has no stamps yet: issue some first")
     layout = sheet_layout_from_args()
     public_url = state().settings.public_url
-    spool = tempfile.TemporaryFile()  # noqa: SIM115 - send_file closes it
+    spool = tempfile.TemporaryFile()  # noqa: SIM115 - closed when the answer is sent
     try:
         render_sheet(
             (
@@ -387,14 +389,23 @@ def sheet_pdf(batch_id: int) -> Response:
     except SheetLayoutError as exc:
         spool.close()
         raise ValidationError(str(exc), field="layout") from exc
+    size = spool.tell()
     spool.seek(0)
-    return send_file(
-        spool,
-        mimetype="application/pdf",
-        as_attachment=True,
-        download_name=f"sheet-batch{batch.id}-{_safe_filename(batch.lot)}.pdf",
-        max_age=0,
+
+    def blocks() -> Iterator[bytes]:
+        try:
+            while block := spool.read(256 * 1024):
+                yield block
+        finally:
+            spool.close()  # also when the client goes away mid-download
+
+    response = Response(blocks(), mimetype="application/pdf")
+    response.headers["Content-Length"] = str(size)
+    response.headers["Content-Disposition"] = (
+        f'attachment; filename="sheet-batch{batch.id}-{_safe_filename(batch.lot)}.pdf"'
     )
+    response.headers["Cache-Control"] = "no-store"
+    return response
 
 
 # --- public --------------------------------------------------------------------------------
