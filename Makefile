@@ -53,8 +53,8 @@ test-pg: install-dev
 	TRACEQR_TEST_DATABASE_URL=$(PG_TEST_URL) $(BIN)/python -m pytest -n $(PYTEST_WORKERS) -q
 
 lint: install-dev
-	$(BIN)/ruff check traceqr tests bench
-	$(BIN)/ruff format --check traceqr tests bench
+	$(BIN)/ruff check traceqr tests $(wildcard bench)
+	$(BIN)/ruff format --check traceqr tests $(wildcard bench)
 
 bench: install-dev
 	$(BIN)/python -m pip install --quiet -e '.[dev,bench]'
