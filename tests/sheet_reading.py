@@ -37,7 +37,10 @@ def read_sheet(pdf: bytes, layout: SheetLayout) -> list[list[str]]:
                 px(top - half_gap) : px(top + layout.cell_height_mm + half_gap),
                 px(left - half_gap) : px(left + layout.stamp_mm + half_gap),
             ]
-            texts = [result.text for result in zxingcpp.read_barcodes(cell)]
+            texts = [
+                result.text
+                for result in zxingcpp.read_barcodes(cell, formats=zxingcpp.BarcodeFormat.QRCode)
+            ]
             if not texts and cell.min() > 128:
                 continue  # an empty cell at the end of the last page
             found.append(texts)
