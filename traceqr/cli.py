@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import json
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, NoReturn
 
@@ -25,8 +27,9 @@ def note(message: str) -> None:
     click.echo(message, err=True)
 
 
-def open_state(*, migrate_if_empty: bool = True) -> Any:
-    """Settings, database, key store — the service without the web."""
+@contextmanager
+def open_state(*, migrate_if_empty: bool = True) -> Iterator[Any]:
+    """Settings, database, key store — the service without the web; closed afterwards."""
     from traceqr.config import load_settings
     from traceqr.db import upgrade_schema
     from traceqr.state import AppState
@@ -35,10 +38,13 @@ def open_state(*, migrate_if_empty: bool = True) -> Any:
         state = AppState.create(load_settings())
     except TraceQRError as exc:
         fail(exc.message, 2)
-    if migrate_if_empty and not state.database.is_migrated():
-        note("The database has no schema yet: creating it (traceqr init).")
-        upgrade_schema(state.database)
-    return state
+    try:
+        if migrate_if_empty and not state.database.is_migrated():
+            note("The database has no schema yet: creating it (traceqr init).")
+            upgrade_schema(state.database)
+        yield state
+    finally:
+        state.database.dispose()
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -54,12 +60,12 @@ def init() -> None:
     from traceqr.services.businesses import ensure_signing_keys
     from traceqr.state import utcnow
 
-    state = open_state(migrate_if_empty=False)
-    upgrade_schema(state.database)
-    with state.database.session() as session:
-        created = ensure_signing_keys(session, state.keystore, utcnow())
-    note(f"Schema is up to date in {state.settings.database_url.split('@')[-1]}.")
-    note(f"Instance folder: {state.settings.instance_path}")
+    with open_state(migrate_if_empty=False) as state:
+        upgrade_schema(state.database)
+        with state.database.session() as session:
+            created = ensure_signing_keys(session, state.keystore, utcnow())
+        note(f"Schema is up to date in {state.settings.database_url.split('@')[-1]}.")
+        note(f"Instance folder: {state.settings.instance_path}")
     if created:
         note(f"Created {created} missing signing key(s).")
 
@@ -88,9 +94,8 @@ def business_create(
     from traceqr.services.businesses import create_business
     from traceqr.state import utcnow
 
-    state = open_state()
     try:
-        with state.database.session() as session:
+        with open_state() as state, state.database.session() as session:
             created = create_business(
                 session,
                 state.keystore,
@@ -132,9 +137,8 @@ def keys_rotate(business_id: int) -> None:
     from traceqr.services.businesses import rotate_signing_key
     from traceqr.state import utcnow
 
-    state = open_state()
     try:
-        with state.database.session() as session:
+        with open_state() as state, state.database.session() as session:
             new_key, retired = rotate_signing_key(session, state.keystore, business_id, utcnow())
             new_kid, retired_kids = new_key.kid.hex(), [k.kid.hex() for k in retired]
     except TraceQRError as exc:
@@ -151,8 +155,7 @@ def keys_export(output: str) -> None:
     """Write the public key set (JWKS) for offline verifiers."""
     from traceqr.services.registry import jwks_document
 
-    state = open_state()
-    with state.database.session() as session:
+    with open_state() as state, state.database.session() as session:
         document = jsonable(jwks_document(session))
     text = json.dumps(document, indent=2, ensure_ascii=False) + "\n"
     if output == "-":
@@ -201,8 +204,7 @@ def verify(text: str, keys_file: str | None, as_json: bool) -> None:
     else:
         from traceqr.services.registry import public_key_ring
 
-        state = open_state()
-        with state.database.session() as session:
+        with open_state() as state, state.database.session() as session:
             ring = public_key_ring(session)
 
     result: dict[str, Any] = {"valid": False, "text": text.strip()[:300]}
@@ -264,7 +266,8 @@ def serve(host: str, port: int) -> None:
     """Run the service (for production use gunicorn 'traceqr:create_app()')."""
     from traceqr import create_app
 
-    open_state()
+    with open_state():
+        pass  # creates the schema on first start
     app = create_app()
     note(f"TraceQR on http://{host}:{port}/ (Ctrl+C stops it)")
     app.run(host=host, port=port, threaded=True, use_reloader=False)
@@ -276,8 +279,7 @@ def demo() -> None:
     from traceqr.services.demo import load_demo
     from traceqr.state import utcnow
 
-    state = open_state()
-    with state.database.session() as session:
+    with open_state() as state, state.database.session() as session:
         credentials = load_demo(
             session,
             state.keystore,
