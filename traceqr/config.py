@@ -32,11 +32,17 @@ class Settings:
     verify_rate_limit: str = "60 per minute; 600 per hour"
     api_rate_limit: str = "600 per minute"
     max_stamps_per_request: int = 100_000
+    smtp_url: str | None = None
+    max_upload_bytes: int = 5 * 1024 * 1024
     extra: dict[str, Any] = field(default_factory=dict)
 
     @property
     def keystore_path(self) -> Path:
         return self.instance_path / "keystore"
+
+    @property
+    def uploads_path(self) -> Path:
+        return self.instance_path / "uploads"
 
     @property
     def is_sqlite(self) -> bool:
@@ -129,6 +135,7 @@ def load_settings(
         secret_key=secret_key,
         master_keys=master_keys,
         trust_proxy=trust_proxy,
+        smtp_url=env.get("TRACEQR_SMTP_URL") or None,
     )
     known = {f for f in Settings.__dataclass_fields__}
     direct = {k: v for k, v in overrides.items() if k in known}

@@ -22,6 +22,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    false,
     text,
 )
 from sqlalchemy.engine import Dialect
@@ -86,6 +87,7 @@ class Business(Base):
     cluster_name: Mapped[str | None] = mapped_column(
         String(200), comment="industrial park or cluster it operates in"
     )
+    logo: Mapped[str | None] = mapped_column(String(80), comment="file name in uploads/")
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
 
 
@@ -99,8 +101,14 @@ class User(Base):
         String(200), comment="argon2id; NULL until the person sets a password"
     )
     role: Mapped[str] = mapped_column(String(16), comment="owner or staff")
+    name: Mapped[str | None] = mapped_column(String(120))
+    session_version: Mapped[int] = mapped_column(
+        Integer, default=0, server_default="0", comment="bumped to sign out every session"
+    )
+    invited_by: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
     last_login_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    removed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
 
 class ApiKey(Base):
@@ -173,6 +181,12 @@ class Batch(Base):
     quantity: Mapped[int | None] = mapped_column(Integer)
     facility: Mapped[str | None] = mapped_column(String(300))
     notes: Mapped[str | None] = mapped_column(Text)
+    requires_activation: Mapped[bool] = mapped_column(
+        Boolean,
+        default=False,
+        server_default=false(),
+        comment="new stamps start inactive, so stolen blank stamps verify as inactive",
+    )
     recalled_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     recall_reason: Mapped[str | None] = mapped_column(Text, comment="shown to the public")
     stamps_total: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
@@ -209,6 +223,13 @@ class Scan(Base):
     __table_args__ = (
         Index("ix_scans_stamp_time", "stamp_id", "scanned_at"),
         Index("ix_scans_business_time", "business_id", "scanned_at"),
+        Index(
+            "ix_scans_business_warnings",
+            "business_id",
+            "id",
+            sqlite_where=text("status <> 'genuine'"),
+            postgresql_where=text("status <> 'genuine'"),
+        ),
     )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
@@ -225,3 +246,73 @@ class Scan(Base):
         LargeBinary(16), comment="keyed hash of the client address, never the address"
     )
     device: Mapped[str | None] = mapped_column(String(16), comment="coarse device family")
+
+
+class ProductImage(Base):
+    """A product photo, re-encoded on upload (metadata stripped), served publicly."""
+
+    __tablename__ = "product_images"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    product_id: Mapped[int] = mapped_column(ForeignKey("products.id"), index=True)
+    filename: Mapped[str] = mapped_column(
+        String(80), unique=True, comment="random name in uploads/"
+    )
+    width: Mapped[int] = mapped_column(Integer)
+    height: Mapped[int] = mapped_column(Integer)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class Certification(Base):
+    """A certificate a product holds: OCOP, VietGAP, ISO 22000 …, with its validity."""
+
+    __tablename__ = "certifications"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    product_id: Mapped[int] = mapped_column(ForeignKey("products.id"), index=True)
+    kind: Mapped[str] = mapped_column(String(40))
+    number: Mapped[str | None] = mapped_column(String(100), comment="certificate number")
+    issuer: Mapped[str | None] = mapped_column(String(200))
+    grade: Mapped[str | None] = mapped_column(String(20), comment="e.g. OCOP stars")
+    valid_from: Mapped[date | None] = mapped_column(Date)
+    valid_until: Mapped[date | None] = mapped_column(Date)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class Job(Base):
+    """Long work (issuing many stamps) run in the background, with progress to poll."""
+
+    __tablename__ = "jobs"
+    __table_args__ = (Index("ix_jobs_business_created", "business_id", "created_at"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    business_id: Mapped[int] = mapped_column(ForeignKey("businesses.id"))
+    user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    kind: Mapped[str] = mapped_column(String(32))
+    status: Mapped[str] = mapped_column(String(16), comment="queued, running, done, failed")
+    done: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    total: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    params: Mapped[str] = mapped_column(Text, comment="JSON")
+    result: Mapped[str | None] = mapped_column(Text, comment="JSON")
+    error: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    started_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class ScanDaily(Base):
+    """Scans counted per business, day (Vietnam time), verdict and province.
+
+    Kept up to date by the verification path (one upsert per scan), so dashboards read a
+    few hundred rows instead of counting millions of scans.
+    """
+
+    __tablename__ = "scan_daily"
+
+    business_id: Mapped[int] = mapped_column(ForeignKey("businesses.id"), primary_key=True)
+    day: Mapped[date] = mapped_column(Date, primary_key=True)
+    status: Mapped[str] = mapped_column(String(16), primary_key=True)
+    province_code: Mapped[str] = mapped_column(
+        String(40), primary_key=True, comment="empty when the shopper gave no place"
+    )
+    count: Mapped[int] = mapped_column(Integer)

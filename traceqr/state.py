@@ -14,10 +14,15 @@ from typing import TYPE_CHECKING
 from traceqr.config import Settings
 from traceqr.db import Database
 from traceqr.keystore import KeyStore
+from traceqr.mail import Mailer
+from traceqr.services.jobs import JobRunner
 from traceqr.services.verification import VerificationService
 
 if TYPE_CHECKING:
     from flask import Flask
+
+
+JOB_MAX_STAMPS = 1_000_000
 
 
 def utcnow() -> datetime:
@@ -31,6 +36,8 @@ class AppState:
     database: Database
     keystore: KeyStore
     verifier: VerificationService
+    jobs: JobRunner
+    mailer: Mailer
 
     @classmethod
     def create(cls, settings: Settings) -> AppState:
@@ -38,11 +45,14 @@ class AppState:
         address_salt = hashlib.sha256(
             b"traceqr-client-address:" + settings.secret_key.encode()
         ).digest()
+        keystore = KeyStore.from_settings(settings)
         return cls(
             settings=settings,
             database=database,
-            keystore=KeyStore.from_settings(settings),
+            keystore=keystore,
             verifier=VerificationService(database, settings.public_url, address_salt),
+            jobs=JobRunner(database, keystore, max_stamps=JOB_MAX_STAMPS),
+            mailer=Mailer(settings.smtp_url),
         )
 
     def init_app(self, app: Flask) -> None:

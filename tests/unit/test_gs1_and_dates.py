@@ -88,3 +88,29 @@ def test_dates_show_as_vietnamese_labels_write_them() -> None:
     assert format_vn_date(late) == "12/11/2026"
     assert format_vn_datetime(late) == "03:30 12/11/2026"
     assert iso_vietnam(late) == "2026-11-12T03:30:00+07:00"
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("02/11/2026", date(2026, 11, 2)),
+        ("2.11.2026", date(2026, 11, 2)),
+        ("02-11-2026", date(2026, 11, 2)),
+        ("02 11 2026", date(2026, 11, 2)),
+        ("2026-11-02", date(2026, 11, 2)),
+        ("06/2027", date(2027, 6, 30)),
+        ("2027-06", date(2027, 6, 30)),
+    ],
+)
+def test_typed_dates_follow_vietnamese_habits(text: str, expected: date) -> None:
+    from traceqr.domain.dates import parse_typed_date
+
+    assert parse_typed_date(text, month_only_allowed=True) == expected
+
+
+@pytest.mark.parametrize("text", ["31/02/2026", "13/2027", "2026/11/02", "hôm nay", "06/2027x"])
+def test_impossible_typed_dates_are_refused(text: str) -> None:
+    from traceqr.domain.dates import parse_typed_date
+
+    with pytest.raises(ValueError):
+        parse_typed_date(text, month_only_allowed=True)

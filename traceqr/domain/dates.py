@@ -50,3 +50,26 @@ def format_vn_datetime(value: datetime | None) -> str:
 def iso_vietnam(value: datetime | None) -> str | None:
     """ISO 8601 with the +07:00 offset, as the API answers."""
     return value.astimezone(VIETNAM_TZ).isoformat() if value is not None else None
+
+
+_DMY = re.compile(r"(\d{1,2})[./\- ](\d{1,2})[./\- ](\d{4})")
+_MY = re.compile(r"(\d{1,2})[./\- ](\d{4})")
+
+
+def parse_typed_date(text: str, *, month_only_allowed: bool = False) -> date:
+    """A date as people in Vietnam type it: dd/mm/yyyy (also with ``.``, ``-`` or a space,
+    as Decree 37/2026 allows), mm/yyyy for a month-only expiry, or ISO 8601."""
+    value = text.strip()
+    if match := _DMY.fullmatch(value):
+        day, month, year = (int(g) for g in match.groups())
+        return date(year, month, day)
+    if month_only_allowed and (match := _MY.fullmatch(value)):
+        month, year = int(match.group(1)), int(match.group(2))
+        if not 1 <= month <= 12:
+            raise ValueError(f"month {month} does not exist")
+        return date(year, month, calendar.monthrange(year, month)[1])
+    try:
+        return parse_label_date(value, month_only_allowed=month_only_allowed)
+    except ValueError:
+        expected = "dd/mm/yyyy or mm/yyyy" if month_only_allowed else "dd/mm/yyyy"
+        raise ValueError(f"write the date as {expected}") from None

@@ -11,7 +11,15 @@ LOT_MAX_LENGTH = 20
 
 
 class GS1Error(ValueError):
-    """An identifier breaks a GS1 rule; the message says which."""
+    """An identifier breaks a GS1 rule; the message says which.
+
+    ``template`` and ``params`` let a page translate the message.
+    """
+
+    def __init__(self, template: str, **params: object) -> None:
+        super().__init__(template % params if params else template)
+        self.template = template
+        self.params = params
 
 
 def check_digit(digits: str) -> int:
@@ -42,11 +50,13 @@ def validate_lot(text: str) -> str:
     if not text:
         raise GS1Error("a lot number cannot be empty")
     if len(text) > LOT_MAX_LENGTH:
-        raise GS1Error(f"a lot number has at most {LOT_MAX_LENGTH} characters")
+        raise GS1Error("a lot number has at most %(limit)s characters", limit=LOT_MAX_LENGTH)
     bad = sorted({ch for ch in text if ch not in CSET82})
     if bad:
         shown = " ".join(repr(ch) for ch in bad[:5])
         raise GS1Error(
-            f"a lot number uses letters, digits and !\"%&'()*+,-./:;<=>?_ only; not {shown}"
+            "a lot number uses letters without accents, digits and "
+            "!\"%%&'()*+,-./:;<=>?_ only; not %(shown)s",
+            shown=shown,
         )
     return text

@@ -11,6 +11,8 @@ from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
+from stdnum.exceptions import ValidationError as ValidationErrorBase
+from stdnum.vn import mst
 
 from traceqr.domain.keys import (
     KEY_ACTIVE,
@@ -20,7 +22,7 @@ from traceqr.domain.keys import (
     public_key_from_seed,
 )
 from traceqr.domain.provinces import province
-from traceqr.errors import Conflict, NotFound, ValidationError
+from traceqr.errors import N_, Conflict, NotFound, ValidationError
 from traceqr.keystore import KeyStore
 from traceqr.models import ApiKey, Business, SigningKey, User
 from traceqr.services.validation import clean_email, clean_text, required_text
@@ -50,10 +52,12 @@ def password_matches(password_hash: str | None, password: str) -> bool:
 def check_password_strength(password: str, field: str = "password") -> str:
     if not isinstance(password, str) or len(password) < MIN_PASSWORD_LENGTH:
         raise ValidationError(
-            f"a password needs at least {MIN_PASSWORD_LENGTH} characters", field=field
+            N_("a password needs at least %(minimum)s characters"),
+            field=field,
+            minimum=MIN_PASSWORD_LENGTH,
         )
     if len(password) > 200:
-        raise ValidationError("a password has at most 200 characters", field=field)
+        raise ValidationError(N_("a password has at most 200 characters"), field=field)
     return password
 
 
@@ -62,7 +66,7 @@ class NewBusiness:
     business: Business
     owner: User
     signing_key: SigningKey
-    api_key: str  # shown once
+    api_key: str | None  # shown once
 
 
 def create_business(
@@ -74,14 +78,17 @@ def create_business(
     now: datetime,
     password: str | None = None,
     profile: dict[str, object] | None = None,
+    with_api_key: bool = True,
 ) -> NewBusiness:
-    """A business, its owner account, its first signing key and an API key."""
+    """A business, its owner account, its first signing key and (by default) an API key."""
     clean_name = required_text(name, "name", max_length=200)
     clean_owner_email = clean_email(email)
     if password is not None:
         check_password_strength(password)
     if session.scalar(select(User.id).where(User.email == clean_owner_email)) is not None:
-        raise Conflict(f"an account with {clean_owner_email} already exists", field="email")
+        raise Conflict(
+            N_("an account with %(email)s already exists"), field="email", email=clean_owner_email
+        )
     business = Business(name=clean_name, email=clean_owner_email, created_at=now)
     apply_profile(business, profile or {})
     session.add(business)
@@ -95,14 +102,13 @@ def create_business(
     )
     session.add(owner)
     signing_key = create_signing_key(session, keystore, business.id, now)
-    _record, api_key = create_api_key(session, business.id, "default", now)
+    api_key = create_api_key(session, business.id, "default", now)[1] if with_api_key else None
     session.flush()
     return NewBusiness(business, owner, signing_key, api_key)
 
 
 PROFILE_FIELDS = {
     "legal_name": 300,
-    "tax_code": 14,
     "phone": 30,
     "website": 300,
     "address_street": 300,
@@ -111,22 +117,46 @@ PROFILE_FIELDS = {
 }
 
 
+def clean_tax_code(value: object) -> str | None:
+    """A Vietnamese tax code (mã số thuế): 10 digits, or 13 for a branch, check digit valid."""
+    text = clean_text(value, "tax_code", max_length=20)
+    if text is None:
+        return None
+    try:
+        return str(mst.compact(mst.validate(text)))
+    except ValidationErrorBase as exc:
+        raise ValidationError(
+            N_(
+                "a tax code (mã số thuế) has 10 digits, or 13 for a branch written "
+                "0123456789-001, with a valid check digit"
+            ),
+            field="tax_code",
+        ) from exc
+
+
 def apply_profile(business: Business, profile: dict[str, object]) -> None:
     for field, value in profile.items():
         if field == "province_code":
-            if value is not None and province(str(value)) is None:
-                raise ValidationError(f"unknown province {value!r}", field=field)
-            business.province_code = value  # type: ignore[assignment]
+            if value in (None, ""):
+                business.province_code = None
+            elif province(str(value)) is None:
+                raise ValidationError(N_("choose a province from the list"), field=field)
+            else:
+                business.province_code = str(value)
+        elif field == "tax_code":
+            business.tax_code = clean_tax_code(value)
+        elif field == "name":
+            business.name = required_text(value, "name", max_length=200)
         elif field in PROFILE_FIELDS:
             setattr(business, field, clean_text(value, field, max_length=PROFILE_FIELDS[field]))
         else:
-            raise ValidationError(f"unknown business field {field!r}", field=field)
+            raise ValidationError(N_("unknown field %(name)s"), field=field, name=field)
 
 
 def get_business(session: Session, business_id: int) -> Business:
     business = session.get(Business, business_id)
     if business is None:
-        raise NotFound(f"business {business_id} not found")
+        raise NotFound(N_("business %(id)s not found"), id=business_id)
     return business
 
 
@@ -162,7 +192,7 @@ def active_signing_key(session: Session, business_id: int) -> SigningKey:
         .order_by(SigningKey.id.desc())
     )
     if key is None:
-        raise NotFound("this business has no active signing key; run `traceqr init`")
+        raise NotFound(N_("this business has no active signing key; run `traceqr init`"))
     return key
 
 

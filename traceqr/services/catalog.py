@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, Generic, TypeVar
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from traceqr.errors import Conflict, NotFound, ValidationError
-from traceqr.models import Batch, Product
+from traceqr.domain.readiness import ReadinessFacts
+from traceqr.errors import N_, Conflict, NotFound, ValidationError
+from traceqr.models import Batch, Business, Certification, Product, ProductImage
+from traceqr.services.uploads import StoredImage
 from traceqr.services.validation import (
     clean_date,
     clean_gtin,
@@ -27,6 +30,8 @@ PRODUCT_TEXT_FIELDS: dict[str, tuple[int, bool]] = {
     "origin": (200, False),
     "standards": (2000, True),
 }
+T = TypeVar("T")
+MAX_IMAGES_PER_PRODUCT = 8
 BATCH_TEXT_FIELDS: dict[str, tuple[int, bool]] = {
     "facility": (300, False),
     "notes": (5000, True),
@@ -37,8 +42,10 @@ def _reject_unknown(data: dict[str, Any], allowed: set[str]) -> None:
     unknown = sorted(set(data) - allowed)
     if unknown:
         raise ValidationError(
-            f"unknown field {unknown[0]!r}; allowed: {', '.join(sorted(allowed))}",
+            N_("unknown field %(name)s; allowed: %(allowed)s"),
             field=unknown[0],
+            name=unknown[0],
+            allowed=", ".join(sorted(allowed)),
         )
 
 
@@ -62,7 +69,9 @@ def create_product(
     if product.gtin is not None and session.scalar(
         select(Product.id).where(Product.business_id == business_id, Product.gtin == product.gtin)
     ):
-        raise Conflict(f"a product with GTIN {product.gtin} already exists", field="gtin")
+        raise Conflict(
+            N_("a product with GTIN %(gtin)s already exists"), field="gtin", gtin=product.gtin
+        )
     session.add(product)
     session.flush()
     return product
@@ -71,7 +80,7 @@ def create_product(
 def get_product(session: Session, business_id: int, product_id: int) -> Product:
     product = session.get(Product, product_id)
     if product is None or product.business_id != business_id:
-        raise NotFound(f"product {product_id} not found")
+        raise NotFound(N_("product %(id)s not found"), id=product_id)
     return product
 
 
@@ -84,7 +93,9 @@ def create_batch(
     production_date = clean_date(data.get("production_date"), "production_date")
     expiry_date = clean_date(data.get("expiry_date"), "expiry_date", month_only_allowed=True)
     if production_date and expiry_date and expiry_date < production_date:
-        raise ValidationError("expiry_date cannot be before production_date", field="expiry_date")
+        raise ValidationError(
+            N_("the expiry date cannot be before the production date"), field="expiry_date"
+        )
     quantity = data.get("quantity")
     batch = Batch(
         business_id=business_id,
@@ -95,6 +106,7 @@ def create_batch(
         quantity=None
         if quantity is None
         else clean_positive_int(quantity, "quantity", maximum=1_000_000_000),
+        requires_activation=bool(data.get("requires_activation", False)),
         stamps_total=0,
         stamps_active=0,
         stamps_revoked=0,
@@ -107,7 +119,9 @@ def create_batch(
             clean_text(data.get(field), field, max_length=max_length, multiline=multiline),
         )
     if session.scalar(select(Batch.id).where(Batch.product_id == product.id, Batch.lot == lot)):
-        raise Conflict(f"product {product.id} already has a batch with lot {lot}", field="lot")
+        raise Conflict(
+            N_("this product already has a batch with lot %(lot)s"), field="lot", lot=lot
+        )
     session.add(batch)
     session.flush()
     return batch
@@ -116,5 +130,286 @@ def create_batch(
 def get_batch(session: Session, business_id: int, batch_id: int) -> Batch:
     batch = session.get(Batch, batch_id)
     if batch is None or batch.business_id != business_id:
-        raise NotFound(f"batch {batch_id} not found")
+        raise NotFound(N_("batch %(id)s not found"), id=batch_id)
     return batch
+
+
+def update_product(
+    session: Session, business_id: int, product_id: int, data: dict[str, Any], now: datetime
+) -> Product:
+    product = get_product(session, business_id, product_id)
+    _reject_unknown(data, {"name", "gtin", *PRODUCT_TEXT_FIELDS})
+    if "name" in data:
+        product.name = required_text(data["name"], "name", max_length=300)
+    if "gtin" in data:
+        gtin = clean_gtin(data["gtin"])
+        if (
+            gtin is not None
+            and gtin != product.gtin
+            and session.scalar(
+                select(Product.id).where(Product.business_id == business_id, Product.gtin == gtin)
+            )
+        ):
+            raise Conflict(
+                N_("a product with GTIN %(gtin)s already exists"), field="gtin", gtin=gtin
+            )
+        product.gtin = gtin
+    for field, (max_length, multiline) in PRODUCT_TEXT_FIELDS.items():
+        if field in data:
+            setattr(
+                product,
+                field,
+                clean_text(data[field], field, max_length=max_length, multiline=multiline),
+            )
+    product.updated_at = now
+    session.flush()
+    return product
+
+
+def update_batch(session: Session, business_id: int, batch_id: int, data: dict[str, Any]) -> Batch:
+    """Change a batch's facts; the lot is fixed once stamps carry it."""
+    batch = get_batch(session, business_id, batch_id)
+    _reject_unknown(
+        data,
+        {
+            "lot",
+            "production_date",
+            "expiry_date",
+            "quantity",
+            "requires_activation",
+            *BATCH_TEXT_FIELDS,
+        },
+    )
+    if "lot" in data:
+        lot = clean_lot(data["lot"])
+        if lot != batch.lot:
+            if batch.stamps_total:
+                raise Conflict(N_("the lot cannot change once stamps are issued"), field="lot")
+            if session.scalar(
+                select(Batch.id).where(Batch.product_id == batch.product_id, Batch.lot == lot)
+            ):
+                raise Conflict(
+                    N_("this product already has a batch with lot %(lot)s"), field="lot", lot=lot
+                )
+            batch.lot = lot
+    production_date = (
+        clean_date(data["production_date"], "production_date")
+        if "production_date" in data
+        else batch.production_date
+    )
+    expiry_date = (
+        clean_date(data["expiry_date"], "expiry_date", month_only_allowed=True)
+        if "expiry_date" in data
+        else batch.expiry_date
+    )
+    if production_date and expiry_date and expiry_date < production_date:
+        raise ValidationError(
+            N_("the expiry date cannot be before the production date"), field="expiry_date"
+        )
+    batch.production_date, batch.expiry_date = production_date, expiry_date
+    if "quantity" in data:
+        quantity = data["quantity"]
+        batch.quantity = (
+            None
+            if quantity is None
+            else clean_positive_int(quantity, "quantity", maximum=1_000_000_000)
+        )
+    if "requires_activation" in data:
+        batch.requires_activation = bool(data["requires_activation"])
+    for field, (max_length, multiline) in BATCH_TEXT_FIELDS.items():
+        if field in data:
+            setattr(
+                batch,
+                field,
+                clean_text(data[field], field, max_length=max_length, multiline=multiline),
+            )
+    session.flush()
+    return batch
+
+
+@dataclass(frozen=True)
+class Page(Generic[T]):
+    items: list[T]
+    page: int
+    per_page: int
+    total: int
+
+    @property
+    def pages(self) -> int:
+        return max(1, -(-self.total // self.per_page))
+
+    @property
+    def has_next(self) -> bool:
+        return self.page < self.pages
+
+    @property
+    def has_previous(self) -> bool:
+        return self.page > 1
+
+
+def list_products(
+    session: Session, business_id: int, page: int = 1, per_page: int = 25, search: str = ""
+) -> Page[Product]:
+    query = select(Product).where(Product.business_id == business_id)
+    if search:
+        pattern = f"%{search.strip()[:100]}%"
+        query = query.where(Product.name.ilike(pattern) | Product.gtin.like(pattern))
+    total = session.scalar(select(func.count()).select_from(query.subquery())) or 0
+    page = max(1, min(page, max(1, -(-total // per_page))))
+    items = session.scalars(
+        query.order_by(Product.id.desc()).limit(per_page).offset((page - 1) * per_page)
+    ).all()
+    return Page(list(items), page, per_page, total)
+
+
+def list_batches(
+    session: Session,
+    business_id: int,
+    page: int = 1,
+    per_page: int = 25,
+    product_id: int | None = None,
+) -> Page[tuple[Batch, Product]]:
+    query = select(Batch, Product).join(Product, Product.id == Batch.product_id)
+    query = query.where(Batch.business_id == business_id)
+    if product_id is not None:
+        query = query.where(Batch.product_id == product_id)
+    count_query = select(func.count()).select_from(Batch).where(Batch.business_id == business_id)
+    if product_id is not None:
+        count_query = count_query.where(Batch.product_id == product_id)
+    total = session.scalar(count_query) or 0
+    page = max(1, min(page, max(1, -(-total // per_page))))
+    rows = session.execute(
+        query.order_by(Batch.id.desc()).limit(per_page).offset((page - 1) * per_page)
+    ).all()
+    return Page([(batch, product) for batch, product in rows], page, per_page, total)
+
+
+# --- images and certifications -------------------------------------------------------------
+
+CERTIFICATION_KINDS = (
+    "OCOP",
+    "VietGAP",
+    "GlobalGAP",
+    "ISO 22000",
+    "HACCP",
+    "ISO 9001",
+    "Hữu cơ",
+    "Other",
+)
+
+
+def add_product_image(
+    session: Session, business_id: int, product_id: int, stored: StoredImage, now: datetime
+) -> ProductImage:
+    product = get_product(session, business_id, product_id)
+    count = session.scalar(select(func.count()).where(ProductImage.product_id == product.id)) or 0
+    if count >= MAX_IMAGES_PER_PRODUCT:
+        raise ValidationError(
+            N_("a product has at most %(limit)s images"),
+            field="image",
+            limit=MAX_IMAGES_PER_PRODUCT,
+        )
+    image = ProductImage(
+        product_id=product.id,
+        filename=stored.filename,
+        width=stored.width,
+        height=stored.height,
+        created_at=now,
+    )
+    session.add(image)
+    session.flush()
+    return image
+
+
+def product_images(session: Session, product_id: int) -> list[ProductImage]:
+    return list(
+        session.scalars(
+            select(ProductImage)
+            .where(ProductImage.product_id == product_id)
+            .order_by(ProductImage.id)
+        )
+    )
+
+
+def remove_product_image(
+    session: Session, business_id: int, product_id: int, image_id: int
+) -> ProductImage:
+    product = get_product(session, business_id, product_id)
+    image = session.get(ProductImage, image_id)
+    if image is None or image.product_id != product.id:
+        raise NotFound(N_("no such image"))
+    session.delete(image)
+    session.flush()
+    return image
+
+
+def add_certification(
+    session: Session, business_id: int, product_id: int, data: dict[str, Any], now: datetime
+) -> Certification:
+    product = get_product(session, business_id, product_id)
+    kind = required_text(data.get("kind"), "kind", max_length=40)
+    valid_from = clean_date(data.get("valid_from"), "valid_from")
+    valid_until = clean_date(data.get("valid_until"), "valid_until", month_only_allowed=True)
+    if valid_from and valid_until and valid_until < valid_from:
+        raise ValidationError(
+            N_("the end of validity cannot be before its start"), field="valid_until"
+        )
+    certification = Certification(
+        product_id=product.id,
+        kind=kind,
+        number=clean_text(data.get("number"), "number", max_length=100),
+        issuer=clean_text(data.get("issuer"), "issuer", max_length=200),
+        grade=clean_text(data.get("grade"), "grade", max_length=20),
+        valid_from=valid_from,
+        valid_until=valid_until,
+        created_at=now,
+    )
+    session.add(certification)
+    session.flush()
+    return certification
+
+
+def certifications(session: Session, product_id: int) -> list[Certification]:
+    return list(
+        session.scalars(
+            select(Certification)
+            .where(Certification.product_id == product_id)
+            .order_by(Certification.id)
+        )
+    )
+
+
+def remove_certification(
+    session: Session, business_id: int, product_id: int, certification_id: int
+) -> None:
+    product = get_product(session, business_id, product_id)
+    certification = session.get(Certification, certification_id)
+    if certification is None or certification.product_id != product.id:
+        raise NotFound(N_("no such certification"))
+    session.delete(certification)
+    session.flush()
+
+
+def readiness(session: Session, product: Product, batch: Batch | None = None) -> ReadinessFacts:
+    business = session.get(Business, product.business_id)
+    assert business is not None
+    has_images = (
+        session.scalar(
+            select(ProductImage.id).where(ProductImage.product_id == product.id).limit(1)
+        )
+        is not None
+    )
+    return ReadinessFacts(
+        product_name=bool(product.name),
+        product_images=has_images,
+        business_name=bool(business.name),
+        business_address=bool(
+            (business.address_street or business.address_commune) and business.province_code
+        ),
+        origin=bool(product.origin),
+        standards=bool(product.standards),
+        production_date=None if batch is None else batch.production_date is not None,
+        expiry_date=None if batch is None else batch.expiry_date is not None,
+        stage_recorded=None if batch is None else bool(batch.facility),
+        stamps_issued=None if batch is None else batch.stamps_total > 0,
+    )

@@ -54,7 +54,7 @@ DEMO_BUSINESSES = (
         email="gomsu@battrang.demo.traceqr.vn",
         profile={
             "legal_name": "Hợp tác xã Gốm sứ Hưng Thịnh Bát Tràng",
-            "tax_code": "0101234567",
+            "tax_code": "0101234565",
             "address_street": "Số 18, đường Giang Cao",
             "address_commune": "Xã Bát Tràng",
             "province_code": "ha-noi",
@@ -88,7 +88,7 @@ DEMO_BUSINESSES = (
         email="thucpham@phuthi.demo.traceqr.vn",
         profile={
             "legal_name": "Công ty TNHH Thực phẩm sạch Phú Thị",
-            "tax_code": "0107654321",
+            "tax_code": "0107654326",
             "address_street": "Lô B3, Cụm công nghiệp Phú Thị",
             "province_code": "ha-noi",
             "cluster_name": "Cụm công nghiệp Phú Thị",

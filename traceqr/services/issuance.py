@@ -24,7 +24,7 @@ from sqlalchemy.orm import Session
 
 from traceqr.domain.keys import StampSigner
 from traceqr.domain.stamp_format import SERIAL_LENGTH
-from traceqr.errors import Conflict, TraceQRError
+from traceqr.errors import N_, Conflict, TraceQRError
 from traceqr.keystore import KeyStore
 from traceqr.models import Batch
 from traceqr.services.businesses import active_signing_key
@@ -77,7 +77,7 @@ def issue_stamps(
     """Sign and store ``count`` new stamps for ``batch``. Flushes; the caller commits."""
     count = clean_positive_int(count, "count", maximum=max_count)
     if batch.recalled_at is not None:
-        raise Conflict(f"batch {batch.id} is recalled: it gets no new stamps")
+        raise Conflict(N_("batch %(id)s is recalled: it gets no new stamps"), id=batch.id)
     key = active_signing_key(session, batch.business_id)
     signer = keystore.load_signer(key.kid, key.public_key)
     connection = session.connection()
@@ -139,7 +139,7 @@ def _write_chunk(
         except duplicate:
             continue  # a serial already exists: draw the chunk again
         return
-    raise IssuanceError("could not draw unused serials; is the random source broken?")
+    raise IssuanceError(N_("could not draw unused serials; is the random source broken?"))
 
 
 def _bulk_writer(connection: Connection) -> Callable[[list[tuple[Any, ...]]], None]:

@@ -18,7 +18,7 @@ from traceqr.domain.stamp_format import (
     short_code,
     stamp_url,
 )
-from traceqr.errors import NotFound, ValidationError
+from traceqr.errors import N_, NotFound, ValidationError
 from traceqr.models import Batch, SigningKey, Stamp
 from traceqr.services.catalog import get_batch
 from traceqr.services.validation import clean_text, required_text
@@ -31,7 +31,7 @@ def parse_serial_param(text: str) -> bytes:
         return parse_serial(text)
     except StampFormatError as exc:
         raise ValidationError(
-            f"{text[:40]!r} is not a stamp serial or short code: {exc}", field="serial"
+            N_("%(text)s is not a stamp serial or short code"), field="serial", text=repr(text[:40])
         ) from exc
 
 
@@ -39,10 +39,10 @@ def get_stamp(session: Session, business_id: int, serial_or_code: str) -> Stamp:
     serial = parse_serial_param(serial_or_code)
     stamp = session.scalar(select(Stamp).where(Stamp.serial == serial))
     if stamp is None:
-        raise NotFound(f"stamp {serial_text(serial)} not found")
+        raise NotFound(N_("stamp %(serial)s not found"), serial=serial_text(serial))
     batch = session.get(Batch, stamp.batch_id)
     if batch is None or batch.business_id != business_id:
-        raise NotFound(f"stamp {serial_text(serial)} not found")
+        raise NotFound(N_("stamp %(serial)s not found"), serial=serial_text(serial))
     return stamp
 
 

@@ -13,7 +13,7 @@ from typing import Any
 
 from traceqr.domain.dates import parse_label_date
 from traceqr.domain.gs1 import GS1Error, normalize_gtin, validate_lot
-from traceqr.errors import ValidationError
+from traceqr.errors import N_, ValidationError
 
 _EMAIL = re.compile(r"[^@\s]{1,64}@[^@\s.]+(\.[^@\s.]+)+")
 _DISALLOWED_CATEGORIES = {"Cc", "Cf", "Cs", "Co", "Cn"}
@@ -34,10 +34,10 @@ def clean_text(
     """
     if value is None or (isinstance(value, str) and not value.strip()):
         if required:
-            raise ValidationError(f"{field} is required", field=field)
+            raise ValidationError(N_("this is required"), field=field)
         return None
     if not isinstance(value, str):
-        raise ValidationError(f"{field} must be text", field=field)
+        raise ValidationError(N_("must be text"), field=field)
     text = unicodedata.normalize("NFC", value.strip())
     allowed = {"\n", "\t"} if multiline else set()
     if multiline:
@@ -45,12 +45,16 @@ def clean_text(
     for ch in text:
         if ch not in allowed and unicodedata.category(ch) in _DISALLOWED_CATEGORIES:
             raise ValidationError(
-                f"{field} contains an invisible or control character (U+{ord(ch):04X})",
+                N_("contains an invisible or control character (%(char)s)"),
                 field=field,
+                char=f"U+{ord(ch):04X}",
             )
     if len(text) > max_length:
         raise ValidationError(
-            f"{field} is too long: at most {max_length} characters, got {len(text)}", field=field
+            N_("too long: at most %(limit)s characters, this has %(length)s"),
+            field=field,
+            limit=max_length,
+            length=len(text),
         )
     return text
 
@@ -64,7 +68,7 @@ def required_text(value: Any, field: str, *, max_length: int, multiline: bool = 
 def clean_email(value: Any, field: str = "email") -> str:
     text = required_text(value, field, max_length=254).lower()
     if not _EMAIL.fullmatch(text):
-        raise ValidationError(f"{field} is not an e-mail address", field=field)
+        raise ValidationError(N_("this is not an e-mail address"), field=field)
     return text
 
 
@@ -73,22 +77,21 @@ def clean_gtin(value: Any, field: str = "gtin") -> str | None:
         return None
     if not isinstance(value, str):
         raise ValidationError(
-            f"{field} must be a string of digits (a number would lose leading zeros)",
-            field=field,
+            N_("must be a string of digits (a number would lose leading zeros)"), field=field
         )
     try:
         return normalize_gtin(value)
     except GS1Error as exc:
-        raise ValidationError(f"{field}: {exc}", field=field) from exc
+        raise ValidationError(exc.template, field=field, **exc.params) from exc
 
 
 def clean_lot(value: Any, field: str = "lot") -> str:
     if not isinstance(value, str) or not value.strip():
-        raise ValidationError(f"{field} is required", field=field)
+        raise ValidationError(N_("this is required"), field=field)
     try:
         return validate_lot(value.strip())
     except GS1Error as exc:
-        raise ValidationError(f"{field}: {exc}", field=field) from exc
+        raise ValidationError(exc.template, field=field, **exc.params) from exc
 
 
 def clean_date(value: Any, field: str, *, month_only_allowed: bool = False) -> date | None:
@@ -97,13 +100,20 @@ def clean_date(value: Any, field: str, *, month_only_allowed: bool = False) -> d
     if isinstance(value, date):
         return value
     if not isinstance(value, str):
-        raise ValidationError(f"{field} must be a date written YYYY-MM-DD", field=field)
+        raise ValidationError(N_("must be a date written YYYY-MM-DD"), field=field)
     try:
         parsed = parse_label_date(value, month_only_allowed=month_only_allowed)
     except ValueError as exc:
-        raise ValidationError(f"{field}: {exc}", field=field) from exc
+        if month_only_allowed:
+            raise ValidationError(
+                N_("write the date as YYYY-MM-DD, or YYYY-MM for the end of a month"),
+                field=field,
+            ) from exc
+        raise ValidationError(N_("write the date as YYYY-MM-DD"), field=field) from exc
     if not 1900 <= parsed.year <= 2200:
-        raise ValidationError(f"{field}: the year {parsed.year} is not plausible", field=field)
+        raise ValidationError(
+            N_("the year %(year)s is not plausible"), field=field, year=parsed.year
+        )
     return parsed
 
 
@@ -111,8 +121,14 @@ def clean_positive_int(
     value: Any, field: str, *, minimum: int = 1, maximum: int | None = None
 ) -> int:
     if isinstance(value, bool) or not isinstance(value, int):
-        raise ValidationError(f"{field} must be a whole number", field=field)
+        raise ValidationError(N_("must be a whole number"), field=field)
     if value < minimum or (maximum is not None and value > maximum):
-        upper = f" and {maximum:,}" if maximum is not None else ""
-        raise ValidationError(f"{field} must be between {minimum}{upper}", field=field)
+        if maximum is None:
+            raise ValidationError(N_("must be at least %(minimum)s"), field=field, minimum=minimum)
+        raise ValidationError(
+            N_("must be between %(minimum)s and %(maximum)s"),
+            field=field,
+            minimum=minimum,
+            maximum=maximum,
+        )
     return value

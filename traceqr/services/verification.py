@@ -20,6 +20,7 @@ from sqlalchemy.engine import Connection
 from traceqr.db import Database
 from traceqr.domain.clients import device_family, hash_client_address
 from traceqr.domain.codec import normalize_crockford
+from traceqr.domain.dates import VIETNAM_TZ
 from traceqr.domain.keys import PublicKey
 from traceqr.domain.stamp_format import (
     FORMAT_V1,
@@ -38,7 +39,16 @@ from traceqr.domain.verification import (
     Verdict,
     evaluate,
 )
-from traceqr.models import Batch, Business, Product, Scan, SigningKey, Stamp, UTCDateTime
+from traceqr.models import (
+    Batch,
+    Business,
+    Product,
+    Scan,
+    ScanDaily,
+    SigningKey,
+    Stamp,
+    UTCDateTime,
+)
 
 _stamps = Stamp.__table__
 _batches = Batch.__table__
@@ -125,6 +135,31 @@ _KEYS_BY_KID = (
 )
 
 _INSERT_SCAN = insert(_scans)
+_daily = ScanDaily.__table__
+
+
+def _count_daily_statement(dialect: str) -> Any:
+    """``INSERT … ON CONFLICT DO UPDATE count = count + 1`` in the database's dialect."""
+    if dialect == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert as upsert
+    else:
+        from sqlalchemy.dialects.sqlite import insert as upsert
+    statement = upsert(_daily).values(
+        business_id=bindparam("business_id"),
+        day=bindparam("day"),
+        status=bindparam("status"),
+        province_code=bindparam("province_code"),
+        count=1,
+    )
+    return statement.on_conflict_do_update(
+        index_elements=[
+            _daily.c.business_id,
+            _daily.c.day,
+            _daily.c.status,
+            _daily.c.province_code,
+        ],
+        set_={"count": _daily.c.count + 1},
+    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -182,6 +217,7 @@ class VerificationService:
         self.policy = policy or Policy()
         self._keys: dict[bytes, list[KnownKey]] = {}
         self._lock = threading.Lock()
+        self._count_daily = _count_daily_statement(database.engine.dialect.name)
 
     # --- keys ------------------------------------------------------------------------------
 
@@ -306,12 +342,14 @@ class VerificationService:
     def _record_scan(
         self, connection: Connection, result: Verification, channel: str, client: ClientFacts
     ) -> None:
+        business_id = result.origin.get("business_id") or (
+            result.key.public.business_id if result.key else None
+        )
         connection.execute(
             _INSERT_SCAN,
             {
                 "stamp_id": result.stamp_id,
-                "business_id": result.origin.get("business_id")
-                or (result.key.public.business_id if result.key else None),
+                "business_id": business_id,
                 "scanned_at": result.scanned_at,
                 "status": result.status.value,
                 "reasons": ",".join(result.verdict.reasons),
@@ -323,3 +361,13 @@ class VerificationService:
                 "device": device_family(client.user_agent),
             },
         )
+        if business_id is not None:
+            connection.execute(
+                self._count_daily,
+                {
+                    "business_id": business_id,
+                    "day": result.scanned_at.astimezone(VIETNAM_TZ).date(),
+                    "status": result.status.value,
+                    "province_code": client.province_code or "",
+                },
+            )

@@ -1,0 +1,167 @@
+"""Background jobs: long work (issuing tens of thousands of stamps) off the request.
+
+The job is a row (queued → running → done | failed) the portal and API poll. The work runs
+in a thread of the process that accepted it. Its progress is kept in that process's memory
+and, on PostgreSQL, also written to the row through a separate connection so that any
+worker can report it; SQLite allows one writer at a time and the issuance holds it, so
+there the row only changes when the job starts and ends. Issuance inside a job is still one
+transaction: a job that fails or is killed leaves no stamps.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import threading
+from concurrent.futures import Future, ThreadPoolExecutor
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import select, update
+from sqlalchemy.orm import Session
+
+from traceqr.db import Database
+from traceqr.errors import N_, NotFound, TraceQRError
+from traceqr.keystore import KeyStore
+from traceqr.models import Batch, Job
+from traceqr.services.issuance import issue_stamps
+
+log = logging.getLogger(__name__)
+
+ISSUE_STAMPS = "issue_stamps"
+PROGRESS_WRITE_EVERY = 5000
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+def create_issue_job(
+    session: Session,
+    *,
+    business_id: int,
+    user_id: int | None,
+    batch_id: int,
+    count: int,
+    active: bool,
+    now: datetime,
+) -> Job:
+    job = Job(
+        business_id=business_id,
+        user_id=user_id,
+        kind=ISSUE_STAMPS,
+        status="queued",
+        done=0,
+        total=count,
+        params=json.dumps({"batch_id": batch_id, "count": count, "active": active}),
+        created_at=now,
+    )
+    session.add(job)
+    session.flush()
+    return job
+
+
+def get_job(session: Session, business_id: int, job_id: int) -> Job:
+    job = session.get(Job, job_id)
+    if job is None or job.business_id != business_id:
+        raise NotFound(N_("job %(id)s not found"), id=job_id)
+    return job
+
+
+def recent_jobs(session: Session, business_id: int, limit: int = 5) -> list[Job]:
+    return list(
+        session.scalars(
+            select(Job)
+            .where(Job.business_id == business_id)
+            .order_by(Job.created_at.desc(), Job.id.desc())
+            .limit(limit)
+        )
+    )
+
+
+class JobRunner:
+    """Runs jobs in this process, two at a time at most."""
+
+    def __init__(self, database: Database, keystore: KeyStore, max_stamps: int) -> None:
+        self.database = database
+        self.keystore = keystore
+        self.max_stamps = max_stamps
+        self._executor = ThreadPoolExecutor(max_workers=2, thread_name_prefix="traceqr-job")
+        self._progress: dict[int, tuple[int, int]] = {}
+        self._futures: dict[int, Future[None]] = {}
+        self._lock = threading.Lock()
+
+    def start(self, job_id: int) -> None:
+        """Run a committed job in the background."""
+        future = self._executor.submit(self._run, job_id)
+        with self._lock:
+            self._futures[job_id] = future
+
+    def wait(self, job_id: int, timeout: float = 120) -> None:
+        with self._lock:
+            future = self._futures.get(job_id)
+        if future is not None:
+            future.result(timeout=timeout)
+
+    def progress(self, job: Job) -> tuple[int, int]:
+        """(done, total) as this process knows it, else as the row says."""
+        return self._progress.get(job.id, (job.done, job.total))
+
+    def shutdown(self) -> None:
+        self._executor.shutdown(wait=True)
+
+    def _set(self, job_id: int, **values: Any) -> None:
+        with self.database.engine.begin() as connection:
+            connection.execute(update(Job).where(Job.id == job_id).values(**values))
+
+    def _run(self, job_id: int) -> None:
+        try:
+            self._set(job_id, status="running", started_at=utcnow())
+            with self.database.session() as session:
+                job = session.get(Job, job_id)
+                assert job is not None
+                params = json.loads(job.params)
+                batch = session.get(Batch, params["batch_id"])
+                if batch is None or batch.business_id != job.business_id:
+                    raise NotFound(N_("the batch of this job no longer exists"))
+                write_progress = self.database.engine.dialect.name != "sqlite"
+
+                def progress(done: int, total: int) -> None:
+                    self._progress[job_id] = (done, total)
+                    if write_progress and (done % PROGRESS_WRITE_EVERY == 0 or done == total):
+                        self._set(job_id, done=done)
+
+                result = issue_stamps(
+                    session,
+                    self.keystore,
+                    batch,
+                    params["count"],
+                    active=params["active"],
+                    now=utcnow(),
+                    max_count=self.max_stamps,
+                    progress=progress,
+                )
+            outcome = {
+                "count": result.count,
+                "first_seq": result.first_seq,
+                "last_seq": result.last_seq,
+            }
+            self._set(
+                job_id,
+                status="done",
+                done=result.count,
+                result=json.dumps(outcome),
+                finished_at=utcnow(),
+            )
+        except TraceQRError as exc:
+            self._set(job_id, status="failed", error=exc.message, finished_at=utcnow())
+        except Exception:
+            log.exception("job %s failed", job_id)
+            self._set(
+                job_id,
+                status="failed",
+                error="the job failed unexpectedly; no stamps were issued",
+                finished_at=utcnow(),
+            )
+        finally:
+            self._progress.pop(job_id, None)
