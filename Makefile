@@ -29,10 +29,10 @@ translations: $(VENV)/.installed
 
 ## Refresh the catalogue template and merge new messages into each language.
 extract-messages: | $(BIN)/python
-	$(BIN)/pybabel extract -F babel.cfg -k _l -k lazy_gettext --no-location --omit-header \
+	$(BIN)/pybabel extract -F babel.cfg -k _l -k lazy_gettext -k lazy_ngettext:1,2 -k N_ --no-location --omit-header \
 	  --sort-output -o traceqr/translations/messages.pot .
 	$(BIN)/pybabel update -i traceqr/translations/messages.pot -d traceqr/translations \
-	  --no-location --no-fuzzy-matching -w 100
+	  --no-fuzzy-matching --ignore-obsolete -w 100
 
 ## Install, create the database and keys in instance/, load demo data, serve on :5000.
 run: install

@@ -27,7 +27,8 @@ def render_pages(pdf: bytes) -> list[np.ndarray]:
 
 
 def read_sheet(pdf: bytes, layout: SheetLayout) -> list[list[str]]:
-    """For each stamp slot in order, the texts of the QR codes found in its cell."""
+    """For each stamp slot in order, the texts of the QR codes found in its cell (the stamp
+    square, its text line and its side area, with half of the gap around them)."""
     found: list[list[str]] = []
     for page in render_pages(pdf):
         for slot in range(layout.per_page):
@@ -35,7 +36,7 @@ def read_sheet(pdf: bytes, layout: SheetLayout) -> list[list[str]]:
             half_gap = layout.gap_mm / 2
             cell = page[
                 px(top - half_gap) : px(top + layout.cell_height_mm + half_gap),
-                px(left - half_gap) : px(left + layout.stamp_mm + half_gap),
+                px(left - half_gap) : px(left + layout.cell_width_mm + half_gap),
             ]
             texts = [
                 result.text

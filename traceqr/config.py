@@ -31,6 +31,7 @@ class Settings:
     trust_proxy: int = 0  # how many reverse proxies set X-Forwarded-* in front of us
     verify_rate_limit: str = "60 per minute; 600 per hour"
     api_rate_limit: str = "600 per minute"
+    login_rate_limit: str = "10 per minute; 50 per hour"
     max_stamps_per_request: int = 100_000
     smtp_url: str | None = None
     max_upload_bytes: int = 5 * 1024 * 1024

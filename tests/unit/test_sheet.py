@@ -12,6 +12,7 @@ import pypdfium2 as pdfium
 import pypdfium2.raw as pdfium_c
 import pytest
 import zxingcpp
+from PIL import Image
 
 from tests.sheet_reading import PX_PER_MM, px, render_pages
 from traceqr.domain.keys import StampSigner, generate_seed, new_kid
@@ -28,6 +29,7 @@ from traceqr.domain.sheet import (
 from traceqr.domain.stamp_format import short_code
 
 PUBLIC_URL = "https://traceqr.example.vn"
+SIDE_TEXT = "Gốm sứ Bát Tràng – Lô BT-2611"
 
 
 def make_stamps(count: int, public_url: str = PUBLIC_URL, seq: bool = False) -> list[SheetStamp]:
@@ -79,12 +81,13 @@ class Sheet:
         self.size = qr_matrix(stamps[0].url, layout.ecc).size
 
     def cell(self, page: int, slot: int) -> np.ndarray:
-        """The cell's pixels with half of the gap around it (where neighbours end)."""
+        """The cell's pixels (side area included) with half of the gap around it (where
+        neighbours end)."""
         left, top = self.layout.stamp_box_mm(slot)
         half_gap = self.layout.gap_mm / 2
         return self.pages[page][
             px(top - half_gap) : px(top + self.layout.cell_height_mm + half_gap),
-            px(left - half_gap) : px(left + self.layout.stamp_mm + half_gap),
+            px(left - half_gap) : px(left + self.layout.cell_width_mm + half_gap),
         ]
 
     def dark_box(self, page: int, slot: int) -> tuple[float, float, float, float]:
@@ -123,8 +126,40 @@ def dense_sheet() -> Sheet:
     return Sheet(layout, make_stamps(20), total=20)
 
 
-@pytest.fixture(params=["default_sheet", "dense_sheet"])
+@pytest.fixture(scope="module")
+def text_sheet() -> Sheet:
+    """Vietnamese text beside every QR, crop marks, two pages."""
+    layout = SheetLayout(side="text", side_mm=30, cut_marks=True)
+    assert layout.per_page == 27
+    return Sheet(layout, make_stamps(30), side_text=SIDE_TEXT, footer="Bát Tràng")
+
+
+@pytest.fixture(scope="module")
+def logo_roll_sheet() -> Sheet:
+    """A 70 mm label roll, two labels across, a logo beside every QR: a page per row."""
+    layout = SheetLayout.roll(
+        70, 2, stamp_mm=23, side="logo", side_mm=9, gap_mm=2.5, margin_mm=1.5, ecc="M"
+    )
+    return Sheet(layout, make_stamps(5), logo=png_logo())
+
+
+def png_logo(width: int = 120, height: int = 80) -> bytes:
+    """A dark-red PNG with a transparent border (which must print as white paper)."""
+    image = Image.new("RGBA", (width, height), (0, 0, 0, 0))
+    image.paste((150, 20, 20, 255), (10, 10, width - 10, height - 10))
+    out = io.BytesIO()
+    image.save(out, format="PNG")
+    return out.getvalue()
+
+
+@pytest.fixture(params=["default_sheet", "dense_sheet", "text_sheet", "logo_roll_sheet"])
 def sheet(request: pytest.FixtureRequest) -> Sheet:
+    return request.getfixturevalue(request.param)
+
+
+@pytest.fixture(params=["default_sheet", "dense_sheet"])
+def vector_sheet(request: pytest.FixtureRequest) -> Sheet:
+    """The sheets with nothing but paths and base-14 text on their pages."""
     return request.getfixturevalue(request.param)
 
 
@@ -212,10 +247,25 @@ def test_pages_stamps_and_text_match_the_summary(default_sheet: Sheet) -> None:
     assert counts == [(64, 63), (6, 5)]
 
 
-def test_the_pdf_is_vector_and_well_formed(sheet: Sheet) -> None:
+def test_the_pdf_is_vector_and_well_formed(vector_sheet: Sheet) -> None:
+    sheet = vector_sheet
     assert b"/Image" not in sheet.pdf and b"/XObject" not in sheet.pdf
     assert sheet.pdf.count(b"/BaseFont") == 2  # Courier-Bold and Helvetica, shared
     check_xref(sheet.pdf)
+
+
+def test_side_text_is_vector_and_stored_once(text_sheet: Sheet) -> None:
+    """The outlines of the side text are one form XObject, drawn in every cell."""
+    assert b"/Image" not in text_sheet.pdf and b"/FontFile" not in text_sheet.pdf
+    assert text_sheet.pdf.count(b"/Subtype /Form") == 1
+    assert text_sheet.pdf.count(b"/BaseFont") == 2
+    check_xref(text_sheet.pdf)
+
+
+def test_a_sheet_with_a_logo_is_well_formed(logo_roll_sheet: Sheet) -> None:
+    assert logo_roll_sheet.pdf.count(b"/Subtype /Image") == 1
+    assert logo_roll_sheet.pdf.count(b"/BaseFont") == 2
+    check_xref(logo_roll_sheet.pdf)
 
 
 def test_the_page_count_of_a_known_total_is_printed(dense_sheet: Sheet) -> None:

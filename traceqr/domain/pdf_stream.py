@@ -1,12 +1,15 @@
 """A minimal streaming PDF 1.4 writer: pages go to the output as soon as they are added.
 
-Only what stamp sheets need: pages of vector content (Flate-compressed) and the base-14
-fonts, named and shared by every page. Memory stays flat whatever the page count: the
-writer keeps only each object's byte offset and the page object numbers.
+Only what stamp sheets need: pages of vector content (Flate-compressed), the base-14
+fonts and XObjects (a logo image, or a form of paths repeated in every cell), named and
+shared by every page, so each is stored once however many pages show it. Memory stays flat
+whatever the page count: the writer keeps only each object's byte offset and the page
+object numbers.
 
 Object layout::
 
-    1 Catalog, 2 Pages, 3 shared Resources, 4.. one per font   (numbers reserved up front)
+    1 Catalog, 2 Pages, 3 shared Resources,                      (numbers reserved up front)
+    4.. one per font, then one per XObject
     then per page: content stream, page                          (written as pages come)
     at close: Pages, Catalog, Info, xref table, trailer
 """
@@ -15,6 +18,7 @@ from __future__ import annotations
 
 import zlib
 from collections.abc import Mapping
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from types import TracebackType
 from typing import BinaryIO
@@ -29,6 +33,54 @@ def pdf_string(text: str) -> bytes:
     return b"(" + escaped.replace(b"\r", b"\\r").replace(b"\n", b"\\n") + b")"
 
 
+@dataclass(frozen=True, slots=True)
+class PdfImage:
+    """An 8-bit RGB image XObject: ``data`` is JPEG (``DCTDecode``) or zlib-compressed
+    rows of RGB bytes (``FlateDecode``), as the PDF stores it."""
+
+    width: int
+    height: int
+    data: bytes
+    filter: str  # "DCTDecode" or "FlateDecode"
+
+    def __post_init__(self) -> None:
+        if self.filter not in ("DCTDecode", "FlateDecode"):
+            raise ValueError(f"image filter must be DCTDecode or FlateDecode; got {self.filter!r}")
+        if self.width < 1 or self.height < 1:
+            raise ValueError("an image needs at least one pixel")
+
+    def pdf_object(self, compress_level: int) -> bytes:
+        return (
+            b"<< /Type /XObject /Subtype /Image /Width %d /Height %d /ColorSpace /DeviceRGB"
+            b" /BitsPerComponent 8 /Filter /%s /Length %d >>\nstream\n%b\nendstream"
+            % (
+                self.width,
+                self.height,
+                self.filter.encode(),
+                len(self.data),
+                self.data,
+            )
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class PdfForm:
+    """A form XObject: ``content`` (page operators, no fonts or images) in its own
+    coordinates, clipped to ``bbox`` (left, bottom, right, top). Drawn once per use with
+    ``q 1 0 0 1 x y cm /Name Do Q``, so repeated artwork is stored once."""
+
+    bbox: tuple[float, float, float, float]
+    content: bytes
+
+    def pdf_object(self, compress_level: int) -> bytes:
+        data = zlib.compress(self.content, compress_level)
+        box = " ".join(_number(value) for value in self.bbox)
+        return (
+            b"<< /Type /XObject /Subtype /Form /BBox [%b] /Length %d /Filter /FlateDecode >>"
+            b"\nstream\n%b\nendstream" % (box.encode(), len(data), data)
+        )
+
+
 def _number(value: float) -> str:
     """A compact PDF number: at most three decimals, no trailing zeros."""
     return f"{value:.3f}".rstrip("0").rstrip(".") or "0"
@@ -38,8 +90,10 @@ class PdfStreamWriter:
     """Writes a PDF to ``out`` page by page; call :meth:`close` (or use ``with``) to finish.
 
     ``fonts`` maps resource names to base-14 font names, e.g. ``{"F1": "Courier-Bold"}``;
-    page content refers to them as ``/F1 7 Tf``. The file object only needs ``write``:
-    offsets are counted here, so pipes and ``/dev/null`` work.
+    page content refers to them as ``/F1 7 Tf``. ``xobjects`` maps resource names to images
+    and forms, written once here and painted by any page with ``/Name Do`` (an image fills
+    the unit square: ``q w 0 0 h x y cm /Name Do Q``). The file object only needs
+    ``write``: offsets are counted here, so pipes and ``/dev/null`` work.
     """
 
     def __init__(
@@ -47,6 +101,7 @@ class PdfStreamWriter:
         out: BinaryIO,
         fonts: Mapping[str, str] | None = None,
         *,
+        xobjects: Mapping[str, PdfImage | PdfForm] | None = None,
         compress_level: int = 1,
         info: Mapping[str, str] | None = None,
     ) -> None:
@@ -65,10 +120,18 @@ class PdfStreamWriter:
                 " /Encoding /WinAnsiEncoding >>".encode()
             )
             font_refs.append(f"/{name} {number} 0 R")
-        self._object_at(
-            RESOURCES,
-            f"<< /ProcSet [/PDF /Text] /Font << {' '.join(font_refs)} >> >>".encode(),
-        )
+        resources = f"/ProcSet [/PDF /Text] /Font << {' '.join(font_refs)} >>"
+        if xobjects:
+            refs = [
+                f"/{name} {self._new_object(xobject.pdf_object(compress_level))} 0 R"
+                for name, xobject in xobjects.items()
+            ]
+            images = any(isinstance(xobject, PdfImage) for xobject in xobjects.values())
+            resources = (
+                f"/ProcSet [/PDF /Text{' /ImageC' if images else ''}]"
+                f" /Font << {' '.join(font_refs)} >> /XObject << {' '.join(refs)} >>"
+            )
+        self._object_at(RESOURCES, f"<< {resources} >>".encode())
 
     @property
     def page_count(self) -> int:

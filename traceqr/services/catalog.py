@@ -31,6 +31,7 @@ PRODUCT_TEXT_FIELDS: dict[str, tuple[int, bool]] = {
     "standards": (2000, True),
 }
 T = TypeVar("T")
+BATCH_FIELDS = ("lot", "production_date", "expiry_date", "quantity", "requires_activation")
 MAX_IMAGES_PER_PRODUCT = 8
 BATCH_TEXT_FIELDS: dict[str, tuple[int, bool]] = {
     "facility": (300, False),
@@ -88,7 +89,7 @@ def create_batch(
     session: Session, business_id: int, product_id: int, data: dict[str, Any], now: datetime
 ) -> Batch:
     product = get_product(session, business_id, product_id)
-    _reject_unknown(data, {"lot", "production_date", "expiry_date", "quantity", *BATCH_TEXT_FIELDS})
+    _reject_unknown(data, {*BATCH_FIELDS, *BATCH_TEXT_FIELDS})
     lot = clean_lot(data.get("lot"))
     production_date = clean_date(data.get("production_date"), "production_date")
     expiry_date = clean_date(data.get("expiry_date"), "expiry_date", month_only_allowed=True)
@@ -169,17 +170,7 @@ def update_product(
 def update_batch(session: Session, business_id: int, batch_id: int, data: dict[str, Any]) -> Batch:
     """Change a batch's facts; the lot is fixed once stamps carry it."""
     batch = get_batch(session, business_id, batch_id)
-    _reject_unknown(
-        data,
-        {
-            "lot",
-            "production_date",
-            "expiry_date",
-            "quantity",
-            "requires_activation",
-            *BATCH_TEXT_FIELDS,
-        },
-    )
+    _reject_unknown(data, {*BATCH_FIELDS, *BATCH_TEXT_FIELDS})
     if "lot" in data:
         lot = clean_lot(data["lot"])
         if lot != batch.lot:

@@ -182,3 +182,53 @@ def count_stamps(session: Session, batch_id: int) -> int:
         session.scalar(select(func.count()).select_from(Stamp).where(Stamp.batch_id == batch_id))
         or 0
     )
+
+
+def revoke_range(
+    session: Session,
+    business_id: int,
+    batch_id: int,
+    first_seq: int,
+    last_seq: int,
+    reason: object,
+    now: datetime,
+) -> int:
+    """Revoke stamps ``first_seq``..``last_seq`` of a batch (a lost or spoiled roll)."""
+    batch = get_batch(session, business_id, batch_id)
+    if first_seq < 1 or last_seq < first_seq:
+        raise ValidationError(
+            N_("the range must run from a smaller number to a larger one"), field="last_seq"
+        )
+    if last_seq > batch.stamps_total:
+        raise ValidationError(
+            N_("this batch has stamps 1 to %(total)s only"),
+            field="last_seq",
+            total=batch.stamps_total,
+        )
+    clean_reason = clean_text(reason, "reason", max_length=500, multiline=True)
+    changed = session.execute(
+        update(Stamp)
+        .where(
+            Stamp.batch_id == batch.id,
+            Stamp.seq >= first_seq,
+            Stamp.seq <= last_seq,
+            Stamp.revoked_at.is_(None),
+        )
+        .values(revoked_at=now, revoke_reason=clean_reason)
+        .execution_options(synchronize_session=False)
+    ).rowcount
+    _adjust_batch_counts(session, batch.id, revoked=changed)
+    session.flush()
+    return changed
+
+
+def list_stamps(session: Session, batch: Batch, after_seq: int = 0, limit: int = 50) -> list[Stamp]:
+    """A page of the batch's stamps in issue order, found by sequence number (keyset)."""
+    return list(
+        session.scalars(
+            select(Stamp)
+            .where(Stamp.batch_id == batch.id, Stamp.seq > after_seq)
+            .order_by(Stamp.seq)
+            .limit(limit)
+        )
+    )

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 from flask import Flask
+from flask_wtf.csrf import CSRFProtect
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from traceqr.state import AppState
-from traceqr.web import api, errors, i18n, public, ratelimit, security
+from traceqr.web import api, errors, i18n, portal, public, ratelimit, security
 from traceqr.web.context import close_db_session
 from traceqr.web.converters import IdConverter
-from traceqr.web.wording import reason_text, verdict_wording
+from traceqr.web.wording import template_helpers
 
 
 def init_web(app: Flask) -> None:
@@ -25,7 +26,10 @@ def init_web(app: Flask) -> None:
     security.init_app(app)
     app.register_blueprint(public.blueprint)
     app.register_blueprint(api.blueprint, url_prefix="/api/v1")
+    portal.init_app(app)
+    csrf = CSRFProtect(app)
+    csrf.exempt(api.blueprint)  # the API authenticates every call with a bearer key
     ratelimit.init_app(app, state.settings)
     errors.init_app(app)
     app.teardown_appcontext(close_db_session)
-    app.jinja_env.globals.update(verdict_wording=verdict_wording, reason_text=reason_text)
+    app.jinja_env.globals.update(template_helpers())

@@ -10,7 +10,7 @@ from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 
-from flask import Flask, g, request, url_for
+from flask import Flask, g, request, session, url_for
 from flask_babel import Babel, format_decimal, get_locale
 
 LANGUAGES = ("vi", "en")
@@ -19,14 +19,20 @@ TRANSLATIONS_DIR = Path(__file__).resolve().parent.parent / "translations"
 
 
 def select_locale() -> str:
+    """``?lang=`` first; in the portal then the language chosen before (kept in the
+    session); then the browser's Accept-Language; then Vietnamese."""
     if "lang" not in g:
         asked = request.args.get("lang", "").strip().lower()
         g.lang_explicit = asked in LANGUAGES
-        g.lang = (
-            asked
-            if g.lang_explicit
-            else request.accept_languages.best_match(LANGUAGES) or DEFAULT_LANGUAGE
-        )
+        in_portal = request.path.startswith("/portal")
+        if g.lang_explicit:
+            g.lang = asked
+            if in_portal:
+                session["lang"] = asked
+        elif in_portal and session.get("lang") in LANGUAGES:
+            g.lang = session["lang"]
+        else:
+            g.lang = request.accept_languages.best_match(LANGUAGES) or DEFAULT_LANGUAGE
     return g.lang  # type: ignore[no-any-return]
 
 

@@ -5,12 +5,13 @@ from __future__ import annotations
 import hashlib
 import json
 
-from flask import Blueprint, Response, render_template, request
+from flask import Blueprint, Response, abort, render_template, request, send_file
 from sqlalchemy import text
 
 from traceqr.domain.provinces import province
 from traceqr.domain.stamp_format import short_code
 from traceqr.services.registry import jwks_document
+from traceqr.services.uploads import safe_upload_path
 from traceqr.services.verification import ClientFacts, Verification
 from traceqr.web.context import db_session, now, state
 from traceqr.web.ratelimit import limited
@@ -64,6 +65,17 @@ def verify_entered() -> Response | str:
         return render_template("home.html", missing_code=True)
     result = state().verifier.verify(entered, now=now(), channel="page", client=client_facts())
     return render_verification(result, entered=entered[:200])
+
+
+@blueprint.get("/media/<filename>")
+def media(filename: str) -> Response:
+    """Product photos and logos: public (shoppers see them), stored under random names."""
+    path = safe_upload_path(state().settings.uploads_path, filename)
+    if path is None:
+        abort(404)
+    response = send_file(path, max_age=30 * 24 * 3600)
+    response.headers["Content-Security-Policy"] = "default-src 'none'; sandbox"
+    return response
 
 
 @blueprint.get("/healthz")

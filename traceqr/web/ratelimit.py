@@ -21,7 +21,8 @@ _LIMIT_ATTRIBUTE = "_traceqr_rate_limit"
 
 
 def limited(kind: str) -> Callable[[F], F]:
-    """Mark a view: ``verify`` (per client address) or ``api`` (per API key)."""
+    """Mark a view: ``verify`` (per client address), ``api`` (per API key) or ``login``
+    (sign-in, sign-up and password forms: attempts per client address)."""
 
     def mark(view: F) -> F:
         setattr(view, _LIMIT_ATTRIBUTE, kind)
@@ -47,15 +48,17 @@ def init_app(app: Flask, settings: Settings) -> None:
         headers_enabled=True,
         strategy="moving-window",
     )
-    limits = {
-        "verify": (settings.verify_rate_limit, get_remote_address),
-        "api": (settings.api_rate_limit, _api_key_or_address),
+    limits: dict[str, tuple[str, Callable[[], str], list[str] | None]] = {
+        "verify": (settings.verify_rate_limit, get_remote_address, None),
+        "api": (settings.api_rate_limit, _api_key_or_address, None),
+        # Only attempts count: showing the sign-in form is free.
+        "login": (settings.login_rate_limit, get_remote_address, ["POST"]),
     }
     for endpoint, view in list(app.view_functions.items()):
         kind = getattr(view, _LIMIT_ATTRIBUTE, None)
         if kind is not None:
-            limit, key_func = limits[kind]
+            limit, key_func, methods = limits[kind]
             # One bucket per kind: the page and the API share the verification allowance.
-            shared = limiter.shared_limit(limit, scope=kind, key_func=key_func)
+            shared = limiter.shared_limit(limit, scope=kind, key_func=key_func, methods=methods)
             app.view_functions[endpoint] = shared(view)
     app.extensions["traceqr_limiter"] = limiter

@@ -100,3 +100,36 @@ def verdict_wording(status: str) -> VerdictWording:
 def reason_text(reason: str) -> str:
     text = REASONS.get(reason)
     return str(text) if text is not None else reason
+
+
+JOB_STATUSES: dict[str, LazyString] = {
+    "queued": _l("Waiting to start"),
+    "running": _l("Issuing…"),
+    "done": _l("Done"),
+    "failed": _l("Failed"),
+}
+
+READINESS: dict[str, LazyString] = {
+    "product_name": _l("Product name"),
+    "product_images": _l("Product photos"),
+    "business_name": _l("Name of the producer"),
+    "business_address": _l("Producer's address with its province (business profile)"),
+    "origin": _l("Origin (xuất xứ)"),
+    "standards": _l("Standards applied"),
+    "production_date": _l("Production date (NSX)"),
+    "stage_recorded": _l("Production stage: the facility where it was made"),
+    "expiry_date": _l("Expiry date (HSD), if the product has one"),
+    "stamps_issued": _l("Traceability codes: issue the stamps"),
+}
+
+
+def template_helpers() -> dict[str, object]:
+    from traceqr.domain.stamp_format import short_code
+
+    return {
+        "verdict_wording": verdict_wording,
+        "reason_text": reason_text,
+        "job_status_text": lambda status: str(JOB_STATUSES.get(status, status)),
+        "readiness_text": lambda code: str(READINESS.get(code, code)),
+        "short_code_of": short_code,
+    }

@@ -2,10 +2,7 @@
 
 from __future__ import annotations
 
-import csv
-import io
 import tempfile
-from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from flask import Response, g, jsonify, request, url_for
@@ -30,6 +27,7 @@ from traceqr.web.api.schemas import (
     RevokeIn,
 )
 from traceqr.web.context import db_session, now, state
+from traceqr.web.downloads import csv_response, file_response, safe_filename
 from traceqr.web.ratelimit import limited
 from traceqr.web.wording import verdict_wording
 
@@ -256,21 +254,6 @@ def recall_batch(batch_id: int) -> dict[str, Any]:
     return batch_json(batch)
 
 
-CSV_COLUMNS = (
-    "seq",
-    "serial",
-    "short_code",
-    "url",
-    "active",
-    "revoked",
-    "lot",
-    "gtin",
-    "product",
-    "production_date",
-    "expiry_date",
-)
-
-
 @blueprint.get("/batches/<id:batch_id>/stamps.csv")
 @limited("api")
 def stamps_csv(batch_id: int) -> Response:
@@ -278,55 +261,7 @@ def stamps_csv(batch_id: int) -> Response:
     session = db_session()
     batch = catalog.get_batch(session, g.business_id, batch_id)
     product = catalog.get_product(session, g.business_id, batch.product_id)
-    public_url = state().settings.public_url
-    fixed = {
-        "lot": batch.lot,
-        "gtin": product.gtin or "",
-        "product": product.name,
-        "production_date": batch.production_date.isoformat() if batch.production_date else "",
-        "expiry_date": batch.expiry_date.isoformat() if batch.expiry_date else "",
-    }
-
-    database = state().database
-    batch_id = batch.id
-
-    def rows() -> Iterator[str]:
-        # The answer streams after the view returns: read with a session of its own.
-        buffer = io.StringIO()
-        writer = csv.DictWriter(buffer, fieldnames=CSV_COLUMNS, lineterminator="\r\n")
-        writer.writeheader()
-        with database.session() as stream_session:
-            streamed_batch = stream_session.get(Batch, batch_id)
-            assert streamed_batch is not None
-            items = stamps.iter_batch_stamps(stream_session, streamed_batch, public_url)
-            for index, item in enumerate(items, 1):
-                writer.writerow(
-                    {
-                        "seq": item.seq,
-                        "serial": item.serial_text,
-                        "short_code": item.short_code,
-                        "url": item.url,
-                        "active": "true" if item.active else "false",
-                        "revoked": "true" if item.revoked else "false",
-                        **fixed,
-                    }
-                )
-                if index % 1000 == 0:
-                    yield buffer.getvalue()
-                    buffer.seek(0)
-                    buffer.truncate()
-        yield buffer.getvalue()
-
-    response = Response(rows(), mimetype="text/csv")
-    response.headers["Content-Type"] = "text/csv; charset=utf-8; header=present"
-    response.headers["Content-Disposition"] = (
-        f'attachment; filename="stamps-batch{batch.id}-{_safe_filename(batch.lot)}.csv"'
-    )
-    return response
-
-
-def _safe_filename(text: str) -> str:
-    return "".join(ch if ch.isalnum() or ch in "-_" else "_" for ch in text)[:40]
+    return csv_response(state(), batch, product)
 
 
 def _float_arg(name: str, default: float) -> float:
@@ -389,23 +324,9 @@ def sheet_pdf(batch_id: int) -> Response:
     except SheetLayoutError as exc:
         spool.close()
         raise ValidationError(str(exc), field="layout") from exc
-    size = spool.tell()
-    spool.seek(0)
-
-    def blocks() -> Iterator[bytes]:
-        try:
-            while block := spool.read(256 * 1024):
-                yield block
-        finally:
-            spool.close()  # also when the client goes away mid-download
-
-    response = Response(blocks(), mimetype="application/pdf")
-    response.headers["Content-Length"] = str(size)
-    response.headers["Content-Disposition"] = (
-        f'attachment; filename="sheet-batch{batch.id}-{_safe_filename(batch.lot)}.pdf"'
+    return file_response(
+        spool, "application/pdf", f"sheet-batch{batch.id}-{safe_filename(batch.lot)}.pdf"
     )
-    response.headers["Cache-Control"] = "no-store"
-    return response
 
 
 # --- public --------------------------------------------------------------------------------

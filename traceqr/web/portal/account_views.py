@@ -1,0 +1,220 @@
+"""The business profile, the team (owner only) and keys (owner only)."""
+
+from __future__ import annotations
+
+from flask import abort, flash, redirect, render_template, request, url_for
+from flask_babel import gettext as _
+from flask_login import login_required
+from sqlalchemy import select
+from werkzeug.wrappers import Response
+
+from traceqr.models import ApiKey, SigningKey
+from traceqr.services import accounts
+from traceqr.services.businesses import (
+    apply_profile,
+    create_api_key,
+    get_business,
+    rotate_signing_key,
+)
+from traceqr.services.uploads import store_image
+from traceqr.web.context import db_session, now, state
+from traceqr.web.portal import blueprint
+from traceqr.web.portal.auth_views import links
+from traceqr.web.portal.forms import ApiKeyForm, ConfirmForm, InviteForm, ProfileForm, RoleForm
+from traceqr.web.portal.support import (
+    USER_ERRORS,
+    blank_to_none,
+    business_id,
+    me,
+    owner_required,
+    show_error,
+)
+
+PROFILE_FIELDS = (
+    "name",
+    "legal_name",
+    "tax_code",
+    "address_street",
+    "address_commune",
+    "province_code",
+    "cluster_name",
+    "phone",
+    "website",
+)
+
+
+@blueprint.route("/profile", methods=["GET", "POST"])
+@login_required
+def profile() -> Response | str:
+    business = get_business(db_session(), business_id())
+    form = ProfileForm(obj=business)
+    if form.validate_on_submit():
+        try:
+            apply_profile(business, {f: blank_to_none(form[f].data) for f in PROFILE_FIELDS})
+            upload = request.files.get("logo")
+            if upload is not None and upload.filename:
+                stored = store_image(
+                    upload.read(state().settings.max_upload_bytes + 1),
+                    state().settings.uploads_path,
+                    field="logo",
+                    max_bytes=state().settings.max_upload_bytes,
+                    max_side=800,
+                )
+                business.logo = stored.filename
+            db_session().commit()
+        except USER_ERRORS as error:
+            db_session().rollback()
+            show_error(form, error)
+        else:
+            flash(_("The profile is saved."), "success")
+            return redirect(url_for("portal.profile"))
+    return render_template("portal/profile.html", form=form, business=business)
+
+
+# --- team ----------------------------------------------------------------------------------
+
+
+@blueprint.route("/team", methods=["GET", "POST"])
+@login_required
+@owner_required
+def team() -> Response | str:
+    form = InviteForm()
+    if form.validate_on_submit():
+        try:
+            user = accounts.invite(
+                db_session(),
+                me(),
+                form.email.data or "",
+                form.role.data or "",
+                form.name.data,
+                now(),
+            )
+            db_session().commit()
+        except USER_ERRORS as error:
+            db_session().rollback()
+            show_error(form, error)
+        else:
+            link = url_for(
+                "portal.accept_invite", token=links().make(user, "invite"), _external=True
+            )
+            state().mailer.send(
+                user.email,
+                _(
+                    "TraceQR: you are invited to %(business)s",
+                    business=get_business(db_session(), user.business_id).name,
+                ),
+                _("Open this link within 7 days to set your password and join:") + f"\n\n{link}\n",
+            )
+            flash(_("Invitation sent to %(email)s.", email=user.email), "success")
+            return redirect(url_for("portal.team"))
+    return render_template(
+        "portal/team.html",
+        form=form,
+        members=accounts.members(db_session(), business_id()),
+        role_form=RoleForm(),
+        confirm=ConfirmForm(),
+    )
+
+
+@blueprint.post("/team/<id:user_id>/role")
+@login_required
+@owner_required
+def change_role(user_id: int) -> Response:
+    form = RoleForm()
+    if form.validate_on_submit():
+        try:
+            accounts.change_role(db_session(), me(), user_id, form.role.data or "")
+            db_session().commit()
+            flash(_("The role is changed."), "success")
+        except USER_ERRORS as error:
+            db_session().rollback()
+            show_error(None, error)
+    return redirect(url_for("portal.team"))
+
+
+@blueprint.post("/team/<id:user_id>/remove")
+@login_required
+@owner_required
+def remove_member(user_id: int) -> Response:
+    if ConfirmForm().validate_on_submit():
+        try:
+            accounts.remove_member(db_session(), me(), user_id, now())
+            db_session().commit()
+            flash(_("The member is removed and signed out."), "success")
+        except USER_ERRORS as error:
+            db_session().rollback()
+            show_error(None, error)
+    return redirect(url_for("portal.team"))
+
+
+# --- keys ------------------------------------------------------------------------------------
+
+
+def _keys_page(form: ApiKeyForm, new_key: str | None = None) -> str:
+    session = db_session()
+    signing_keys = session.scalars(
+        select(SigningKey)
+        .where(SigningKey.business_id == business_id())
+        .order_by(SigningKey.id.desc())
+    ).all()
+    api_keys = session.scalars(
+        select(ApiKey).where(ApiKey.business_id == business_id()).order_by(ApiKey.id.desc())
+    ).all()
+    return render_template(
+        "portal/keys.html",
+        form=form,
+        confirm=ConfirmForm(),
+        signing_keys=signing_keys,
+        api_keys=api_keys,
+        new_key=new_key,
+    )
+
+
+@blueprint.route("/keys", methods=["GET", "POST"])
+@login_required
+@owner_required
+def keys() -> str:
+    form = ApiKeyForm()
+    if form.validate_on_submit():
+        try:
+            _record, plaintext = create_api_key(
+                db_session(), business_id(), form.name.data or "", now()
+            )
+            db_session().commit()
+        except USER_ERRORS as error:
+            db_session().rollback()
+            show_error(form, error)
+        else:
+            # Shown once, on this answer only; the database keeps a hash.
+            return _keys_page(ApiKeyForm(formdata=None), new_key=plaintext)
+    return _keys_page(form)
+
+
+@blueprint.post("/keys/api/<id:key_id>/revoke")
+@login_required
+@owner_required
+def revoke_api_key(key_id: int) -> Response:
+    if ConfirmForm().validate_on_submit():
+        record = db_session().get(ApiKey, key_id)
+        if record is None or record.business_id != business_id():
+            abort(404)
+        if record.revoked_at is None:
+            record.revoked_at = now()
+            db_session().commit()
+        flash(_("The API key is revoked."), "success")
+    return redirect(url_for("portal.keys"))
+
+
+@blueprint.post("/keys/signing/rotate")
+@login_required
+@owner_required
+def rotate_key() -> Response:
+    if ConfirmForm().validate_on_submit():
+        new_key, _retired = rotate_signing_key(db_session(), state().keystore, business_id(), now())
+        db_session().commit()
+        state().verifier.forget_keys()
+        flash(
+            _("New signing key %(kid)s. Stamps signed before stay valid.", kid=new_key.kid.hex()),
+            "success",
+        )
+    return redirect(url_for("portal.keys"))

@@ -1,0 +1,177 @@
+"""Signing up, in and out; forgotten passwords; accepting an invitation."""
+
+from __future__ import annotations
+
+from urllib.parse import urlsplit
+
+from flask import flash, redirect, render_template, request, session, url_for
+from flask_babel import gettext as _
+from flask_login import current_user, login_required, login_user, logout_user
+from werkzeug.wrappers import Response
+
+from traceqr.services import accounts
+from traceqr.web.context import db_session, now, state
+from traceqr.web.portal import blueprint
+from traceqr.web.portal.forms import (
+    ChangePasswordForm,
+    ForgotForm,
+    LoginForm,
+    SetPasswordForm,
+    SignupForm,
+)
+from traceqr.web.portal.support import USER_ERRORS, PortalUser, me, show_error
+from traceqr.web.ratelimit import limited
+
+
+def links() -> accounts.LinkSigner:
+    return accounts.LinkSigner(state().settings.secret_key)
+
+
+def safe_next(target: str | None) -> str:
+    """Only paths inside the portal: never an open redirect."""
+    if (
+        target
+        and target.startswith("/portal")
+        and not urlsplit(target).netloc
+        and "\\" not in target
+    ):
+        return target
+    return url_for("portal.dashboard")
+
+
+def sign_in(user: accounts.User) -> None:
+    lang = session.get("lang")
+    session.clear()  # a new session for the signed-in person: no fixation
+    if lang:
+        session["lang"] = lang
+    session.permanent = True
+    login_user(PortalUser(user))
+
+
+@blueprint.route("/signup", methods=["GET", "POST"])
+@limited("login")
+def signup() -> Response | str:
+    form = SignupForm()
+    if form.validate_on_submit():
+        try:
+            created = accounts.sign_up(
+                db_session(),
+                state().keystore,
+                business_name=form.business_name.data or "",
+                email=form.email.data or "",
+                password=form.password.data or "",
+                name=form.name.data,
+                now=now(),
+            )
+            db_session().commit()
+        except USER_ERRORS as error:
+            db_session().rollback()
+            show_error(form, error, {"name": "business_name"})
+        else:
+            sign_in(created.owner)
+            flash(_("Welcome! Fill in your business profile: shoppers see it."), "success")
+            return redirect(url_for("portal.profile"))
+    return render_template("portal/signup.html", form=form)
+
+
+@blueprint.route("/login", methods=["GET", "POST"])
+@limited("login")
+def login() -> Response | str:
+    if current_user.is_authenticated:
+        return redirect(url_for("portal.dashboard"))
+    form = LoginForm()
+    if form.validate_on_submit():
+        user = accounts.authenticate(
+            db_session(), form.email.data or "", form.password.data or "", now()
+        )
+        if user is None:
+            form.password.errors = [_("The e-mail or the password is not right.")]
+        else:
+            db_session().commit()
+            sign_in(user)
+            return redirect(safe_next(request.args.get("next")))
+    return render_template("portal/login.html", form=form)
+
+
+@blueprint.post("/logout")
+def logout() -> Response:
+    logout_user()
+    lang = session.get("lang")
+    session.clear()
+    if lang:
+        session["lang"] = lang
+    flash(_("You are signed out."), "success")
+    return redirect(url_for("portal.login"))
+
+
+@blueprint.route("/forgot", methods=["GET", "POST"])
+@limited("login")
+def forgot() -> Response | str:
+    form = ForgotForm()
+    if form.validate_on_submit():
+        user = accounts.find_user_for_reset(db_session(), form.email.data or "")
+        if user is not None:
+            link = url_for("portal.reset", token=links().make(user, "reset"), _external=True)
+            state().mailer.send(
+                user.email,
+                _("TraceQR: set a new password"),
+                _("Open this link within 24 hours to set a new password:") + f"\n\n{link}\n",
+            )
+        # The same answer either way: nobody learns which addresses have accounts.
+        flash(
+            _("If an account uses that address, a link to set a new password is on its way."),
+            "success",
+        )
+        return redirect(url_for("portal.login"))
+    return render_template("portal/forgot.html", form=form)
+
+
+def _set_password_page(token: str, purpose: str, max_age: int) -> Response | str:
+    form = SetPasswordForm()
+    try:
+        user = links().read(db_session(), token, purpose, max_age)
+    except USER_ERRORS as error:
+        show_error(None, error)
+        return redirect(url_for("portal.forgot"))
+    if form.validate_on_submit():
+        try:
+            accounts.set_password(user, form.password.data or "")
+        except USER_ERRORS as error:
+            show_error(form, error)
+        else:
+            db_session().commit()
+            sign_in(user)
+            flash(_("Your password is set."), "success")
+            return redirect(url_for("portal.dashboard"))
+    return render_template("portal/set_password.html", form=form, purpose=purpose, email=user.email)
+
+
+@blueprint.route("/reset/<token>", methods=["GET", "POST"])
+@limited("login")
+def reset(token: str) -> Response | str:
+    return _set_password_page(token, "reset", accounts.RESET_MAX_AGE)
+
+
+@blueprint.route("/invite/<token>", methods=["GET", "POST"])
+@limited("login")
+def accept_invite(token: str) -> Response | str:
+    return _set_password_page(token, "invite", accounts.INVITE_MAX_AGE)
+
+
+@blueprint.route("/account/password", methods=["GET", "POST"])
+@login_required
+def change_password() -> Response | str:
+    form = ChangePasswordForm()
+    if form.validate_on_submit():
+        try:
+            accounts.change_password(
+                me(), form.current_password.data or "", form.password.data or ""
+            )
+        except USER_ERRORS as error:
+            show_error(form, error)
+        else:
+            db_session().commit()
+            sign_in(me())
+            flash(_("Your password is changed. Other sessions are signed out."), "success")
+            return redirect(url_for("portal.dashboard"))
+    return render_template("portal/change_password.html", form=form)
