@@ -276,17 +276,28 @@ def serve(host: str, port: int) -> None:
 @main.command()
 def demo() -> None:
     """Load the demo businesses, products, batches and stamps; print how to try them."""
-    from traceqr.services.demo import load_demo
+    from traceqr.services.demo import load_demo, simulate_demo_scans
     from traceqr.state import utcnow
 
-    with open_state() as state, state.database.session() as session:
-        credentials = load_demo(
-            session,
-            state.keystore,
-            state.settings.instance_path,
-            state.settings.public_url,
-            utcnow(),
-        )
+    with open_state() as state:
+        with state.database.session() as session:
+            credentials, created = load_demo(
+                session,
+                state.keystore,
+                state.settings.instance_path,
+                state.settings.public_url,
+                utcnow(),
+            )
+        if created:
+            with state.database.session() as session:
+                scans = simulate_demo_scans(
+                    session,
+                    state.verifier,
+                    state.settings.public_url,
+                    utcnow(),
+                    credentials.stamp_url,
+                )
+            note(f"Loaded the demo data with {scans} simulated checks over 30 days.")
     for line in credentials.lines():
         click.echo(line)
 

@@ -114,6 +114,7 @@ def test_demo_prints_a_stamp_url_that_verifies_and_an_api_key(cli_env: dict[str,
     lines = dict(line.split(": ", 1) for line in first.stdout.strip().splitlines())
     assert lines["Demo stamp"].startswith("HTTPS://TRACEQR.EXAMPLE.VN/S/")
     assert lines["Demo API key"].startswith("tqr_")
+    assert lines["Demo login"] == "gomsu@battrang.demo.traceqr.vn / demo-password-2026"
     assert run(cli_env, "demo").stdout == first.stdout  # idempotent
     assert run(cli_env, "verify", lines["Demo stamp"]).exit_code == 0
 

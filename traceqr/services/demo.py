@@ -7,8 +7,9 @@ businesses and only reprints what the first run wrote to ``instance/demo-credent
 from __future__ import annotations
 
 import json
+import random
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from pathlib import Path
 
 from sqlalchemy import select
@@ -17,9 +18,10 @@ from sqlalchemy.orm import Session
 from traceqr.domain.gs1 import check_digit
 from traceqr.domain.stamp_format import stamp_url
 from traceqr.keystore import KeyStore
-from traceqr.models import User
+from traceqr.models import Batch, User
 from traceqr.services import catalog, issuance, stamps
 from traceqr.services.businesses import create_business
+from traceqr.services.verification import ClientFacts, VerificationService
 
 CREDENTIALS_FILE = "demo-credentials.json"
 DEMO_PASSWORD = "demo-password-2026"  # noqa: S105 - published on purpose: demo only
@@ -123,19 +125,20 @@ class DemoCredentials:
         return [
             f"Demo stamp: {self.stamp_url}",
             f"Demo API key: {self.api_key}",
+            f"Demo login: {self.login_email} / {self.login_password}",
         ]
 
 
 def load_demo(
     session: Session, keystore: KeyStore, instance_path: Path, public_url: str, now: datetime
-) -> DemoCredentials:
-    """Create the demo data once; return the credentials to print."""
+) -> tuple[DemoCredentials, bool]:
+    """Create the demo data once; return the credentials to print and whether it was new."""
     path = instance_path / CREDENTIALS_FILE
     first_email = DEMO_BUSINESSES[0].email
     if session.scalar(select(User.id).where(User.email == first_email)) is not None:
         if path.exists():
             data = json.loads(path.read_text(encoding="utf-8"))
-            return DemoCredentials(**data)
+            return DemoCredentials(**data), False
         raise RuntimeError(f"demo data exists but {path} is missing; delete the database to reload")
 
     first_api_key = ""
@@ -202,4 +205,62 @@ def load_demo(
     )
     path.write_text(json.dumps(credentials.__dict__, indent=2) + "\n", encoding="utf-8")
     path.chmod(0o600)
-    return credentials
+    return credentials, True
+
+
+# Where the demo's shoppers are: mostly Hà Nội, some elsewhere.
+DEMO_PLACES = (
+    ("ha-noi", 12),
+    ("bac-ninh", 2),
+    ("hung-yen", 2),
+    ("hai-phong", 1),
+    ("ho-chi-minh", 2),
+    ("", 3),
+)
+
+
+def simulate_demo_scans(
+    session: Session, verifier: VerificationService, public_url: str, now: datetime, skip_url: str
+) -> int:
+    """Thirty days of shoppers checking the demo stamps, so the dashboards have something
+    to show: mostly genuine checks, a recalled batch, one stamp checked far too often
+    (a copy), and a few fakes. Deterministic. Returns the number of scans."""
+    rng = random.Random(2026)  # noqa: S311 - reproducible demo data, not secrets
+    urls = [
+        item.url
+        for batch in session.scalars(select(Batch).order_by(Batch.id))
+        for item in stamps.iter_batch_stamps(session, batch, public_url)
+        if item.url != skip_url
+    ]
+    places = [code for code, weight in DEMO_PLACES for _ in range(weight)]
+    copied = urls[5]
+    count = 0
+    for days_ago in range(29, -1, -1):
+        day = now - timedelta(days=days_ago)
+        for _ in range(rng.randint(4, 14)):
+            when = day.replace(hour=rng.randint(1, 13), minute=rng.randint(0, 59))
+            if when > now:
+                continue
+            text = rng.choice(urls)
+            if rng.random() < 0.05:
+                text = text[:-6] + "".join(
+                    rng.choice("ABCDEFGHIJKLMNOPQRSTUVWXYZ234567") for _ in range(6)
+                )
+            client = ClientFacts(
+                address=f"198.51.100.{rng.randint(1, 250)}",
+                user_agent="Mozilla/5.0 (Linux; Android 14)",
+                province_code=rng.choice(places) or None,
+            )
+            verifier.verify(text, now=when, channel="page", client=client)
+            count += 1
+    # The copied stamp: checked again and again, across the country, this week.
+    for n in range(24):
+        when = now - timedelta(days=6) + timedelta(hours=6 * n)
+        client = ClientFacts(
+            address=f"203.0.113.{n}",
+            user_agent="Mozilla/5.0 (iPhone)",
+            province_code=rng.choice(places) or None,
+        )
+        verifier.verify(copied, now=min(when, now), channel="page", client=client)
+        count += 1
+    return count
