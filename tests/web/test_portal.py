@@ -537,3 +537,129 @@ def test_no_portal_page_shows_another_business_anything(app: Flask, owner: Porta
     with AppState.of(app).database.session() as session:
         batch = session.get(Batch, batch_id)
         assert batch is not None and batch.recalled_at is None and batch.stamps_total == 3
+
+
+@pytest.mark.parametrize(
+    ("count", "error"),
+    [
+        ("0", "Số phải trong khoảng 1 đến 1000000."),
+        ("abc", "Không phải là số nguyên hợp lệ."),
+        ("", "Mục này là bắt buộc."),
+        ("2000000", "Số phải trong khoảng 1 đến 1000000."),
+    ],
+)
+def test_a_bad_stamp_count_issues_nothing(
+    app: Flask, owner: PortalClient, count: str, error: str
+) -> None:
+    batch_id = make_batch(owner, make_product(owner))
+    page = owner.post(
+        f"/portal/batches/{batch_id}/issue",
+        {"count": count, "active": "y"},
+        form_page=f"/portal/batches/{batch_id}",
+    )
+    assert page.endpoint in ("portal.batch", "portal.issue")
+    assert len(page.errors) == 1 and error in page.errors[0], page.errors
+    with AppState.of(app).database.session() as session:
+        assert session.scalar(select(func.count()).select_from(Stamp)) == 0
+
+
+def test_revoking_another_business_stamp_code_is_refused_next_to_the_field(
+    app: Flask, owner: PortalClient, api: Api
+) -> None:
+    batch = api.batch()
+    api.issue(batch["id"], 1)
+    foreign = api.verify(api.stamp_urls(batch["id"])[0])["stamp"]["short_code"]
+    batch_id = make_batch(owner, make_product(owner))
+    page = owner.post(
+        f"/portal/batches/{batch_id}/issue",
+        {"count": "1", "active": "y"},
+        form_page=f"/portal/batches/{batch_id}",
+    )
+    AppState.of(app).jobs.wait(int(re.search(r"/portal/jobs/(\d+)\.json", page.html).group(1)))  # type: ignore[union-attr]
+    page = owner.post(
+        f"/portal/batches/{batch_id}/revoke",
+        {"code": foreign},
+        form_page=f"/portal/batches/{batch_id}",
+    )
+    assert page.errors == ["Không có tem nào của lô này mang mã này."]
+    assert api.verify(api.stamp_urls(batch["id"])[0])["status"] == "genuine"
+
+
+@pytest.mark.parametrize(
+    ("path", "data", "error"),
+    [
+        (
+            "/portal/team",
+            {"email": "not-an-email", "role": "staff"},
+            "Đây không phải là địa chỉ e-mail.",
+        ),
+        (
+            "/portal/team",
+            {"email": "owner@minhan.vn", "role": "staff"},
+            "owner@minhan.vn đã có tài khoản.",
+        ),
+        ("/portal/team", {"email": "x@y.vn", "role": "admin"}, "Lựa chọn không hợp lệ."),
+        ("/portal/keys", {"name": ""}, "Mục này là bắt buộc."),
+        (
+            "/portal/account/password",
+            {
+                "current_password": "wrong one!",
+                "password": "new password 1",
+                "confirm": "new password 1",
+            },
+            "Mật khẩu hiện tại không đúng.",
+        ),
+    ],
+)
+def test_account_forms_explain_bad_input(
+    owner: PortalClient, path: str, data: dict[str, str], error: str
+) -> None:
+    page = owner.post(path, data)
+    assert error in page.errors, page.errors
+
+
+def test_a_certificate_with_impossible_dates_is_refused(owner: PortalClient) -> None:
+    product_id = make_product(owner)
+    page = owner.post(
+        f"/portal/products/{product_id}/certifications",
+        {"kind": "VietGAP", "valid_from": "01/06/2027", "valid_until": "01/2026"},
+        form_page=f"/portal/products/{product_id}",
+    )
+    assert page.errors == ["Ngày hết hiệu lực không được trước ngày bắt đầu."]
+    page = owner.post(
+        f"/portal/products/{product_id}/certifications",
+        {"kind": "OCOP", "grade": "4 sao", "valid_until": "12/2028"},
+        form_page=f"/portal/products/{product_id}",
+    )
+    assert page.flashes == ["Đã thêm chứng nhận."]
+    assert "31/12/2028" in page.text
+
+
+def test_the_sheet_designer_explains_a_stamp_too_small(app: Flask, owner: PortalClient) -> None:
+    batch_id = make_batch(owner, make_product(owner))
+    page = owner.post(
+        f"/portal/batches/{batch_id}/issue",
+        {"count": "3", "active": "y"},
+        form_page=f"/portal/batches/{batch_id}",
+    )
+    AppState.of(app).jobs.wait(int(re.search(r"/portal/jobs/(\d+)\.json", page.html).group(1)))  # type: ignore[union-attr]
+    page = owner.get(f"/portal/batches/{batch_id}/sheet?stamp_mm=15&ecc=H")
+    assert any("stamp_mm" in e or "mm" in e for e in page.errors), page.errors
+    assert 'id="sheet-preview"' not in page.html
+    page = owner.get(
+        f"/portal/batches/{batch_id}/sheet?page=roll&roll_width_mm=40&stamp_mm=25&labels_across=1"
+    )
+    assert page.errors == []
+    response = owner.client.get(
+        f"/portal/batches/{batch_id}/sheet/preview.png?page=roll&roll_width_mm=40&stamp_mm=25"
+    )
+    assert response.mimetype == "image/png"
+    assert Image.open(io.BytesIO(response.data)).size[0] > 100
+    pdf = owner.client.get(
+        f"/portal/batches/{batch_id}/sheet.pdf?page=roll&roll_width_mm=40&stamp_mm=25"
+    ).data
+    from tests.sheet_reading import read_sheet
+    from traceqr.domain.sheet import SheetLayout
+
+    cells = read_sheet(pdf, SheetLayout.roll(40, stamp_mm=25))
+    assert len(cells) == 3 and all(len(c) == 1 for c in cells)

@@ -236,7 +236,7 @@ class SheetForm(FlaskForm):
         default="Q",
     )
     margin_mm = DecimalField(
-        _l("Page margin (mm)"), [Optional(), NumberRange(min=0, max=100)], default=8, places=1
+        _l("Page margin (mm)"), [Optional(), NumberRange(min=0, max=100)], places=1
     )
     gap_mm = DecimalField(
         _l("Gap between stamps (mm)"), [Optional(), NumberRange(min=0, max=50)], default=2, places=1

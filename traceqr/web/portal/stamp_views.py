@@ -14,8 +14,14 @@ from flask_login import login_required
 from werkzeug.wrappers import Response
 
 from traceqr.domain.dates import iso_vietnam
-from traceqr.domain.sheet import SheetLayout, SheetLayoutError, SheetStamp
-from traceqr.errors import N_, TraceQRError, ValidationError
+from traceqr.domain.sheet import (
+    SheetLayout,
+    SheetLayoutError,
+    SheetStamp,
+    check_stamp_fits,
+    side_text_block,
+)
+from traceqr.errors import N_, NotFound, TraceQRError, ValidationError
 from traceqr.models import Batch, Business, Product
 from traceqr.services import catalog, jobs, stamps
 from traceqr.services.stamps import iter_batch_stamps
@@ -134,9 +140,12 @@ def revoke(batch_id: int) -> Response | str:
         return batch_page(batch_id, revoke_form=form)
     try:
         if form.code.data and form.code.data.strip():
-            stamp = stamps.get_stamp(session, business_id(), form.code.data)
-            if stamp.batch_id != item.id:
-                raise ValidationError(N_("this stamp belongs to another batch"), field="code")
+            try:
+                stamp = stamps.get_stamp(session, business_id(), form.code.data)
+            except NotFound:
+                stamp = None
+            if stamp is None or stamp.batch_id != item.id:
+                raise ValidationError(N_("no stamp of this batch has this code"), field="code")
             stamps.revoke_stamp(session, business_id(), form.code.data, form.reason.data, now())
             changed = 1
         elif form.first_seq.data and form.last_seq.data:
@@ -205,7 +214,7 @@ def _number(value: Decimal | float | None, default: float) -> float:
 def layout_from(form: SheetForm) -> SheetLayout:
     """The sheet layout a valid designer form describes (SheetLayoutError otherwise)."""
     stamp_mm = _number(form.stamp_mm.data, 25)
-    margin_mm = _number(form.margin_mm.data, 8)
+    margin_mm = form.margin_mm.data
     gap_mm = _number(form.gap_mm.data, 2)
     common: dict[str, Any] = {
         "stamp_mm": stamp_mm,
@@ -217,14 +226,15 @@ def layout_from(form: SheetForm) -> SheetLayout:
     if side != "none":
         common["side"] = side
     if form.page.data == "roll":
+        # Label rolls want thin margins: 2 mm unless asked, 8 mm on paper.
         return SheetLayout.roll(
             _number(form.roll_width_mm.data, 60),
             labels_across=form.labels_across.data or 1,
-            margin_mm=margin_mm,
+            margin_mm=_number(margin_mm, 2.0),
             **common,
         )
     paper = form.page.data if form.page.data in PAPERS else "A4"
-    return SheetLayout.paper(paper, margin_mm=margin_mm, **common)
+    return SheetLayout.paper(paper, margin_mm=_number(margin_mm, 8.0), **common)
 
 
 def _sheet_inputs(batch_id: int) -> tuple[Batch, Product, Business, SheetForm, SheetLayout | None]:
@@ -238,8 +248,14 @@ def _sheet_inputs(batch_id: int) -> tuple[Batch, Product, Business, SheetForm, S
     if form.validate():
         try:
             layout = layout_from(form)
+            first = next(_sheet_stamps(item, 1), None)
+            if first is not None:
+                check_stamp_fits(first.url, layout)
+            if form.side.data == "text":
+                side_text_block(form.side_text.data or "", layout)
         except SheetLayoutError as error:
             form.stamp_mm.errors = [str(error)]
+            layout = None
         if layout is not None and form.side.data == "logo" and not business.logo:
             form.side.errors = [_("Add a logo to the business profile first.")]
             layout = None

@@ -62,7 +62,8 @@ def owner_required(view: F) -> F:
 def translated(error: TraceQRError) -> str:
     """The error's message in the page's language, as a sentence."""
     text = gettext(error.template, **error.params) if error.params else gettext(error.template)
-    text = text[:1].upper() + text[1:]
+    if not error.template.startswith("%("):  # never capitalise an e-mail or a code
+        text = text[:1].upper() + text[1:]
     return text if text.endswith((".", "!", "?", ")")) else text + "."
 
 
