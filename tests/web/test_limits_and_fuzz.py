@@ -62,3 +62,22 @@ def test_product_creation_never_answers_5xx(api: Api, body: dict[str, Any]) -> N
     assert response.status_code in (201, 400, 409)
     if response.status_code != 201:
         assert set(response.get_json()["error"]) >= {"code", "message"}
+
+
+def test_sign_in_attempts_are_rate_limited_but_the_form_is_not(make_app: Any) -> None:
+    from tests.web.portal_client import PortalClient
+
+    app = make_app(rate_limits_enabled=True)
+    portal = PortalClient(app.test_client())
+    token = portal.token("/portal/login")
+    for _ in range(12):
+        assert portal.client.get("/portal/login").status_code == 200
+    attempts = [
+        portal.client.post(
+            "/portal/login", data={"csrf_token": token, "email": "a@b.vn", "password": "guess"}
+        )
+        for _ in range(11)
+    ]
+    assert [r.status_code for r in attempts[:10]] == [200] * 10  # "wrong password" pages
+    assert attempts[10].status_code == 429
+    assert "Retry-After" in attempts[10].headers
