@@ -131,9 +131,13 @@ def last_id(path: str) -> int:
 class World:
     business_id: int
     products: list[int]
-    batches: list[int]  # the big batch first
+    batches: list[int]  # the big batch first, the job's batch last
+    sizes: list[int]  # stamps of each batch
     job_id: int
-    big_batch_stamps: int
+
+    @property
+    def big_batch_stamps(self) -> int:
+        return self.sizes[0]
 
 
 def portal_setup(app: Flask, client: FlaskClient, stamps: int) -> World:
@@ -217,17 +221,16 @@ def portal_setup(app: Flask, client: FlaskClient, stamps: int) -> World:
         assert issued == job_count, (issued, job_count)
     rest = stamps - job_count
     small = [int(rest * share) for share in BATCH_SHARES[1:]]
-    return World(business_id, products, batches, job_id, rest - sum(small))
+    sizes = [rest - sum(small), *small, job_count]
+    return World(business_id, products, batches, sizes, job_id)
 
 
-def issue_rest(state: AppState, world: World, stamps: int) -> None:
+def issue_rest(state: AppState, world: World) -> None:
     """The other batches' stamps through issue_stamps, in calls of at most 100,000."""
-    job_count = max(1, int(stamps * JOB_SHARE))
-    rest = stamps - job_count
-    sizes = [world.big_batch_stamps] + [int(rest * share) for share in BATCH_SHARES[1:]]
+    rest = sum(world.sizes[:-1])
     done = 0
     started = time.perf_counter()
-    for batch_id, size in zip(world.batches, sizes, strict=False):
+    for batch_id, size in zip(world.batches[:-1], world.sizes[:-1], strict=True):
         left = size
         while left > 0:
             count = min(ISSUE_CHUNK, left)
@@ -627,7 +630,7 @@ def run(
             client = app.test_client()
             started = time.perf_counter()
             world = portal_setup(app, client, stamps)
-            issue_rest(state, world, stamps)
+            issue_rest(state, world)
             say(f"{kind}: stamps done in {time.perf_counter() - started:.0f} s")
             started = time.perf_counter()
             write_scans(state.database.engine, world, scans)

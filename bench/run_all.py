@@ -8,7 +8,7 @@ import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-BENCHMARKS = ["bench.issuance", "bench.sheet"]
+BENCHMARKS = ["bench.issuance", "bench.sheet", "bench.portal_pages"]
 
 if __name__ == "__main__":
     failed = 0
