@@ -32,6 +32,8 @@ class Settings:
     verify_rate_limit: str = "60 per minute; 600 per hour"
     api_rate_limit: str = "600 per minute"
     login_rate_limit: str = "10 per minute; 50 per hour"
+    pin_rate_limit: str = "5 per minute; 20 per hour"
+    report_rate_limit: str = "5 per minute; 30 per day"
     max_stamps_per_request: int = 100_000
     smtp_url: str | None = None
     max_upload_bytes: int = 5 * 1024 * 1024

@@ -14,6 +14,7 @@ from sqlalchemy import (
     Boolean,
     Date,
     DateTime,
+    Float,
     ForeignKey,
     Index,
     Integer,
@@ -88,6 +89,18 @@ class Business(Base):
         String(200), comment="industrial park or cluster it operates in"
     )
     logo: Mapped[str | None] = mapped_column(String(80), comment="file name in uploads/")
+    policy_max_scans: Mapped[int | None] = mapped_column(
+        Integer, comment="copy detection: checks before a stamp looks copied (default 20)"
+    )
+    policy_max_speed_kmh: Mapped[int | None] = mapped_column(
+        Integer, comment="copy detection: fastest plausible travel between checks (default 300)"
+    )
+    policy_max_clients: Mapped[int | None] = mapped_column(
+        Integer, comment="copy detection: distinct clients before a stamp looks copied (default 10)"
+    )
+    policy_after_claim: Mapped[int | None] = mapped_column(
+        Integer, comment="copy detection: checks by others allowed after the PIN claim (default 2)"
+    )
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
 
 
@@ -187,8 +200,15 @@ class Batch(Base):
         server_default=false(),
         comment="new stamps start inactive, so stolen blank stamps verify as inactive",
     )
+    with_pin: Mapped[bool] = mapped_column(
+        Boolean, default=False, server_default=false(), comment="stamps carry a scratch-off PIN"
+    )
     recalled_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     recall_reason: Mapped[str | None] = mapped_column(Text, comment="shown to the public")
+    flagged_at: Mapped[datetime | None] = mapped_column(
+        UTCDateTime, comment="blacklisted by an inspector: every stamp looks suspicious"
+    )
+    flag_reason: Mapped[str | None] = mapped_column(Text)
     stamps_total: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     stamps_active: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     stamps_revoked: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
@@ -214,6 +234,17 @@ class Stamp(Base):
     scan_count: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     first_scan_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     last_scan_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    pin_hash: Mapped[bytes | None] = mapped_column(
+        LargeBinary(16), comment="keyed hash of the scratch-off PIN; the PIN itself is not stored"
+    )
+    pin_failures: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    pin_locked_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    claimed_at: Mapped[datetime | None] = mapped_column(UTCDateTime, comment="first buyer's PIN")
+    claimed_by: Mapped[bytes | None] = mapped_column(
+        LargeBinary(16), comment="keyed hash of the claiming client's address"
+    )
+    flagged_at: Mapped[datetime | None] = mapped_column(UTCDateTime, comment="inspector blacklist")
+    flag_reason: Mapped[str | None] = mapped_column(Text)
 
 
 class Scan(Base):
@@ -242,6 +273,10 @@ class Scan(Base):
     kid: Mapped[bytes | None] = mapped_column(LargeBinary(4), comment="for unregistered alarms")
     serial: Mapped[bytes | None] = mapped_column(LargeBinary(10))
     province_code: Mapped[str | None] = mapped_column(String(40))
+    lat: Mapped[float | None] = mapped_column(
+        Float, comment="latitude rounded to 0.1 degree, only with the shopper's consent"
+    )
+    lon: Mapped[float | None] = mapped_column(Float)
     ip_hash: Mapped[bytes | None] = mapped_column(
         LargeBinary(16), comment="keyed hash of the client address, never the address"
     )
@@ -316,3 +351,86 @@ class ScanDaily(Base):
         String(40), primary_key=True, comment="empty when the shopper gave no place"
     )
     count: Mapped[int] = mapped_column(Integer)
+
+
+class Report(Base):
+    """A shopper's report of a suspected fake, with where they bought it."""
+
+    __tablename__ = "reports"
+    __table_args__ = (Index("ix_reports_business_created", "business_id", "created_at"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    stamp_id: Mapped[int | None] = mapped_column(ForeignKey("stamps.id"), index=True)
+    business_id: Mapped[int | None] = mapped_column(ForeignKey("businesses.id"))
+    scanned_text: Mapped[str | None] = mapped_column(
+        String(300), comment="what was scanned, for codes that are not ours"
+    )
+    status_at_report: Mapped[str] = mapped_column(String(16))
+    shop_name: Mapped[str | None] = mapped_column(String(200))
+    shop_address: Mapped[str | None] = mapped_column(String(300))
+    province_code: Mapped[str | None] = mapped_column(String(40))
+    note: Mapped[str | None] = mapped_column(Text)
+    photo: Mapped[str | None] = mapped_column(String(80), comment="re-encoded, in uploads/")
+    contact: Mapped[str | None] = mapped_column(
+        String(200), comment="only if the shopper gives one"
+    )
+    ip_hash: Mapped[bytes | None] = mapped_column(LargeBinary(16))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    case_id: Mapped[int | None] = mapped_column(ForeignKey("cases.id"))
+
+
+class Official(Base):
+    """A market inspector or an authority officer: not part of any business."""
+
+    __tablename__ = "officials"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    email: Mapped[str] = mapped_column(String(254), unique=True)
+    name: Mapped[str] = mapped_column(String(120))
+    role: Mapped[str] = mapped_column(String(16), comment="inspector or authority")
+    provinces: Mapped[str | None] = mapped_column(
+        String(400), comment="comma-separated province codes this person covers; empty: all"
+    )
+    password_hash: Mapped[str | None] = mapped_column(String(200))
+    session_version: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    last_login_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    disabled_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class Case(Base):
+    """An inspector's investigation: stamps, batches and reports with notes and photos."""
+
+    __tablename__ = "cases"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    title: Mapped[str] = mapped_column(String(200))
+    status: Mapped[str] = mapped_column(String(16), comment="open or closed")
+    opened_by: Mapped[int] = mapped_column(ForeignKey("officials.id"))
+    opened_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    closed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    outcome: Mapped[str | None] = mapped_column(Text)
+
+
+class CaseItem(Base):
+    """A stamp or a batch a case is about."""
+
+    __tablename__ = "case_items"
+    __table_args__ = (UniqueConstraint("case_id", "stamp_id", "batch_id", name="uq_case_items"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id"), index=True)
+    stamp_id: Mapped[int | None] = mapped_column(ForeignKey("stamps.id"))
+    batch_id: Mapped[int | None] = mapped_column(ForeignKey("batches.id"))
+    added_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class CaseNote(Base):
+    __tablename__ = "case_notes"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id"), index=True)
+    official_id: Mapped[int] = mapped_column(ForeignKey("officials.id"))
+    text: Mapped[str | None] = mapped_column(Text)
+    photo: Mapped[str | None] = mapped_column(String(80))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)

@@ -11,8 +11,9 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
-from traceqr.config import Settings
+from traceqr.config import Settings, read_or_create_secret
 from traceqr.db import Database
+from traceqr.domain.pins import PinScheme
 from traceqr.keystore import KeyStore
 from traceqr.mail import Mailer
 from traceqr.services.jobs import JobRunner
@@ -23,6 +24,20 @@ if TYPE_CHECKING:
 
 
 JOB_MAX_STAMPS = 1_000_000
+
+
+def load_pin_key(settings: Settings) -> bytes:
+    """The secret PINs derive from: TRACEQR_PIN_KEY, else instance/pin.key (created once).
+
+    It must never change once PINs are printed: back it up with the key store.
+    """
+    import os
+    import secrets
+
+    text = os.environ.get("TRACEQR_PIN_KEY") or read_or_create_secret(
+        settings.instance_path / "pin.key", lambda: secrets.token_hex(32)
+    )
+    return hashlib.sha256(b"traceqr-pin-key:" + text.encode()).digest()
 
 
 def utcnow() -> datetime:
@@ -38,6 +53,7 @@ class AppState:
     verifier: VerificationService
     jobs: JobRunner
     mailer: Mailer
+    pins: PinScheme
 
     @classmethod
     def create(cls, settings: Settings) -> AppState:
@@ -46,13 +62,15 @@ class AppState:
             b"traceqr-client-address:" + settings.secret_key.encode()
         ).digest()
         keystore = KeyStore.from_settings(settings)
+        pins = PinScheme(load_pin_key(settings))
         return cls(
             settings=settings,
             database=database,
             keystore=keystore,
             verifier=VerificationService(database, settings.public_url, address_salt),
-            jobs=JobRunner(database, keystore, max_stamps=JOB_MAX_STAMPS),
+            jobs=JobRunner(database, keystore, pins, max_stamps=JOB_MAX_STAMPS),
             mailer=Mailer(settings.smtp_url),
+            pins=pins,
         )
 
     def init_app(self, app: Flask) -> None:

@@ -86,8 +86,8 @@ def _fixed_row(fixed: Mapping[str, str]) -> dict[str, str]:
     return {name: str(fixed.get(name) or "") for name in FIXED_COLUMNS}
 
 
-def _row(stamp: ExportRow, fixed: dict[str, str]) -> dict[str, object]:
-    return {
+def _row(stamp: ExportRow, fixed: dict[str, str], with_pin: bool = False) -> dict[str, object]:
+    row: dict[str, object] = {
         "seq": stamp.seq,
         "serial": stamp.serial_text,
         "short_code": stamp.short_code,
@@ -96,31 +96,40 @@ def _row(stamp: ExportRow, fixed: dict[str, str]) -> dict[str, object]:
         "revoked": "true" if stamp.revoked else "false",
         **fixed,
     }
+    if with_pin:
+        row["pin"] = getattr(stamp, "pin", None) or ""
+    return row
 
 
 def csv_chunks(
-    stamps: Iterable[ExportRow], fixed: Mapping[str, str], rows_per_chunk: int = 1000
+    stamps: Iterable[ExportRow],
+    fixed: Mapping[str, str],
+    rows_per_chunk: int = 1000,
+    *,
+    with_pin: bool = False,
 ) -> Iterator[str]:
     """The CSV as text chunks: the header line first, then ``rows_per_chunk`` rows at a
     time, read from ``stamps`` only as the chunks are asked for. ``fixed`` gives the batch
     columns (lot, gtin, product, production_date, expiry_date); missing ones are empty.
+    ``with_pin`` adds a last column with each stamp's scratch-off PIN, for the printer.
     Wrong arguments raise :class:`PrintPackError` here, before the first chunk."""
     if rows_per_chunk < 1:
         raise PrintPackError("rows_per_chunk must be at least 1")
-    return _csv_chunks(stamps, _fixed_row(fixed), rows_per_chunk)
+    return _csv_chunks(stamps, _fixed_row(fixed), rows_per_chunk, with_pin)
 
 
 def _csv_chunks(
-    stamps: Iterable[ExportRow], fixed_row: dict[str, str], rows_per_chunk: int
+    stamps: Iterable[ExportRow], fixed_row: dict[str, str], rows_per_chunk: int, with_pin: bool
 ) -> Iterator[str]:
     buffer = io.StringIO()
-    writer = csv.DictWriter(buffer, fieldnames=CSV_COLUMNS, lineterminator="\r\n")
+    columns = (*CSV_COLUMNS, "pin") if with_pin else CSV_COLUMNS
+    writer = csv.DictWriter(buffer, fieldnames=columns, lineterminator="\r\n")
     writer.writeheader()
     yield buffer.getvalue()
     buffer.seek(0)
     buffer.truncate()
     for rows, stamp in enumerate(stamps, 1):
-        writer.writerow(_row(stamp, fixed_row))
+        writer.writerow(_row(stamp, fixed_row, with_pin))
         if rows % rows_per_chunk == 0:
             yield buffer.getvalue()
             buffer.seek(0)
@@ -142,6 +151,7 @@ def write_print_pack(
     *,
     ecc: str = "Q",
     module_mm: float | None = None,
+    with_pin: bool = False,
 ) -> PackSummary:
     """Write the print pack ZIP of ``stamps`` to ``out`` (which only needs ``write``).
 
@@ -189,7 +199,7 @@ def write_print_pack(
                 last_seq = stamp.seq
                 yield stamp
 
-        for chunk in csv_chunks(svgs(), fixed_row):
+        for chunk in csv_chunks(svgs(), fixed_row, with_pin=with_pin):
             data = chunk.encode("utf-8")
             digest.update(data)
             spool.write(data)
@@ -207,7 +217,7 @@ def write_print_pack(
             "ecc": level,
             "module_mm": module_mm,
             "csv_sha256": digest.hexdigest(),
-            "csv_columns": list(CSV_COLUMNS),
+            "csv_columns": [*CSV_COLUMNS, "pin"] if with_pin else list(CSV_COLUMNS),
         }
         text = json.dumps(fields, ensure_ascii=False, indent=2, default=str) + "\n"
         archive.writestr(_entry("manifest.json", written), text)

@@ -16,6 +16,8 @@ class Province:
     name_ascii: str  # "Ha Noi"
     kind: str  # "city" or "province"
     merged_from: tuple[str, ...]
+    lat: float  # approximate administrative centre
+    lon: float
 
     @property
     def short_name_vi(self) -> str:
@@ -38,6 +40,8 @@ def all_provinces() -> tuple[Province, ...]:
             name_ascii=row["name_ascii"],
             kind=row["kind"],
             merged_from=tuple(p.strip() for p in row["merged_from"].split(";") if p.strip()),
+            lat=float(row["lat"]),
+            lon=float(row["lon"]),
         )
         for row in rows
     )

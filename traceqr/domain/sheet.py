@@ -36,6 +36,8 @@ from traceqr.domain.qr import ECC_LEVELS, QUIET_ZONE_MODULES, qr_matrix
 
 PT_PER_MM = 72 / 25.4
 TEXT_LINE_MM = 3.0  # the short code line under each stamp
+PIN_LINE_MM = 5.0  # the scratch-off PIN spot under the short code, when stamps carry PINs
+PIN_FONT_PT = 8.0
 FOOTER_MM = 4.0  # reserved above the bottom margin for the footer line
 CODE_FONT, FOOTER_FONT = "F1", "F2"
 FONTS = {CODE_FONT: "Courier-Bold", FOOTER_FONT: "Helvetica"}
@@ -78,6 +80,7 @@ class SheetLayout:
     side_mm: float = 25.0  # the width of that side area (unused when side is "none")
     across: int | None = None  # exactly this many cells per row; None: as many as fit
     page_footer: bool = True  # room for the footer line (page numbers) on every page
+    pin_spot: bool = False  # a boxed PIN under each code, for the printer's scratch-off layer
 
     @classmethod
     def paper(cls, name: str = "A4", *, landscape: bool = False, **options: Any) -> SheetLayout:
@@ -114,7 +117,10 @@ class SheetLayout:
             raise SheetLayoutError("margin_mm must be a number")
         return cls(
             page_width_mm=width_mm,
-            page_height_mm=2 * margin_mm + stamp_mm + TEXT_LINE_MM,
+            page_height_mm=2 * margin_mm
+            + stamp_mm
+            + TEXT_LINE_MM
+            + (PIN_LINE_MM if options.get("pin_spot") else 0.0),
             margin_mm=margin_mm,
             across=labels_across,
             page_footer=False,
@@ -182,7 +188,7 @@ class SheetLayout:
 
     @property
     def cell_height_mm(self) -> float:
-        return self.stamp_mm + TEXT_LINE_MM
+        return self.stamp_mm + TEXT_LINE_MM + (PIN_LINE_MM if self.pin_spot else 0.0)
 
     @property
     def footer_mm(self) -> float:
@@ -241,6 +247,7 @@ class SheetStamp:
     url: str  # exactly the QR text
     short_code: str  # printed under the QR (ASCII)
     seq: int | None = None  # printed after the short code on stamps of about 30 mm or more
+    pin: str | None = None  # the scratch-off PIN, printed in its spot when the layout has one
 
 
 @dataclass(frozen=True)
@@ -492,11 +499,38 @@ class _Painter:
             baseline,
             pdf_string(label),
         )
+        if self.layout.pin_spot and stamp.pin:
+            text += self.pin_spot(left, top - self.stamp_pt - line_pt, stamp.pin)
         marks = self.cut_marks(left, top) if self.layout.cut_marks else b""
         if not self.side:
             return qr + text + marks
         x, y = left + self.side_at[0], top + self.side_at[1]
         return qr + text + b"q " + self.side_cm % (x, y) + self.side + b"Q\n" + marks
+
+    def pin_spot(self, left: float, top: float, pin: str) -> bytes:
+        """The PIN in a thin box the printer covers with scratch-off foil."""
+        from traceqr.domain.pins import format_pin
+
+        label = _ascii(format_pin(pin) if len(pin) == 8 else pin)
+        height = PIN_LINE_MM * PT_PER_MM
+        width = min(self.stamp_pt, COURIER_ADVANCE * PIN_FONT_PT * (len(label) + 2))
+        x0 = left + (self.stamp_pt - width) / 2
+        y0 = top - height + 0.6
+        text_x = left + (self.stamp_pt - COURIER_ADVANCE * PIN_FONT_PT * len(label)) / 2
+        return (
+            b"q 0.3 w 0.5 G %.3f %.3f %.3f %.3f re S Q BT /%s %.2f Tf %.3f %.3f Td %b Tj ET\n"
+            % (
+                x0,
+                y0,
+                width,
+                height - 1.2,
+                CODE_FONT.encode(),
+                PIN_FONT_PT,
+                text_x,
+                y0 + (height - 1.2 - 0.6 * PIN_FONT_PT) / 2,
+                pdf_string(label),
+            )
+        )
 
     def cut_marks(self, left: float, top: float) -> bytes:
         """Short lines continuing the cell's edges outward, a little off its four corners

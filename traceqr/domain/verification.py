@@ -9,10 +9,14 @@ is an error, never a pass.
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from enum import StrEnum
+
+from traceqr.domain.dates import VIETNAM_TZ
+from traceqr.domain.places import Place
 
 
 class Status(StrEnum):
@@ -50,12 +54,26 @@ class Reason(StrEnum):
     BATCH_RECALLED = "batch_recalled"
     STAMP_INACTIVE = "stamp_inactive"
     SCAN_COUNT_HIGH = "scan_count_high"
+    IMPOSSIBLE_TRAVEL = "impossible_travel"
+    MANY_CLIENTS = "many_clients"
+    SCANNED_AFTER_CLAIM = "scanned_after_claim"
+    FLAGGED = "flagged_by_inspector"
+    EXPIRED = "expired"  # a warning: the status stays what the other rules say
 
 
 @dataclass(frozen=True, slots=True)
 class Finding:
     status: Status
     reason: Reason
+
+
+@dataclass(frozen=True, slots=True)
+class PastScan:
+    """An earlier check of the same stamp, as coarse as it was recorded."""
+
+    at: datetime
+    place: Place | None = None
+    client: bytes | None = None  # keyed hash of the client address
 
 
 @dataclass(frozen=True, slots=True)
@@ -69,6 +87,10 @@ class StampRecord:
     scan_count: int  # this stamp's verifications, this one included
     first_scan_at: datetime | None
     expiry_date: date | None = None
+    recent: tuple[PastScan, ...] = ()  # the latest earlier checks, newest first
+    claimed_at: datetime | None = None
+    claimed_by: bytes | None = None
+    flagged: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -81,6 +103,16 @@ class ScanFacts:
     key_known: bool = False
     signature_valid: bool = False
     record: StampRecord | None = None
+    place: Place | None = None  # where this check happened, when the shopper said
+    client: bytes | None = None
+    is_check: bool = True  # False: a look at the record that is not itself a check
+
+    def timeline(self) -> list[PastScan]:
+        """This check (if it is one) and the earlier ones, newest first."""
+        earlier = list(self.record.recent) if self.record else []
+        if not self.is_check:
+            return earlier
+        return [PastScan(self.now, self.place, self.client), *earlier]
 
 
 @dataclass(frozen=True, slots=True)
@@ -88,11 +120,17 @@ class Policy:
     """Thresholds a business may tune. The defaults are what the contract promises."""
 
     max_scans: int = 20  # more verifications than this look like copies
+    max_speed_kmh: int = 300  # faster than this between two checks: two stamps, not one
+    min_distance_km: int = 100  # nearer than this never counts (province centres are coarse)
+    max_clients: int = 10  # more distinct clients than this among the recent checks
+    after_claim_allowance: int = 2  # checks by others allowed after the first buyer's claim
 
     def __post_init__(self) -> None:
         if self.max_scans < 9:
             # Contract: never suspicious on the count alone before the 10th verification.
             raise ValueError("max_scans must be at least 9")
+        if self.max_speed_kmh < 50 or self.max_clients < 2 or self.after_claim_allowance < 0:
+            raise ValueError("copy-detection thresholds out of range")
 
 
 Rule = Callable[[ScanFacts, Policy], Finding | None]
@@ -150,6 +188,62 @@ def rule_scan_count(facts: ScanFacts, policy: Policy) -> Finding | None:
     return None
 
 
+def rule_plausible_travel(facts: ScanFacts, policy: Policy) -> Finding | None:
+    """Two checks too far apart for the time between them: one stamp, two places."""
+    if facts.record is None:
+        return None
+    located = [scan for scan in facts.timeline() if scan.place is not None]
+    for newer, older in itertools.pairwise(located):
+        distance = newer.place.km_to(older.place)  # type: ignore[union-attr]
+        if distance < policy.min_distance_km:
+            continue
+        hours = max((newer.at - older.at) / timedelta(hours=1), 1 / 60)
+        if distance / hours > policy.max_speed_kmh:
+            return Finding(Status.SUSPICIOUS, Reason.IMPOSSIBLE_TRAVEL)
+    return None
+
+
+def rule_few_clients(facts: ScanFacts, policy: Policy) -> Finding | None:
+    """A product in one buyer's hands is checked from few devices and networks."""
+    if facts.record is None:
+        return None
+    clients = {scan.client for scan in facts.timeline() if scan.client is not None}
+    if len(clients) > policy.max_clients:
+        return Finding(Status.SUSPICIOUS, Reason.MANY_CLIENTS)
+    return None
+
+
+def rule_not_claimed_elsewhere(facts: ScanFacts, policy: Policy) -> Finding | None:
+    """After the first buyer claimed the stamp with its PIN, others keep checking it."""
+    record = facts.record
+    if record is None or record.claimed_at is None:
+        return None
+    others = [
+        scan
+        for scan in facts.timeline()
+        if scan.at > record.claimed_at and (scan.client is None or scan.client != record.claimed_by)
+    ]
+    if len(others) > policy.after_claim_allowance:
+        return Finding(Status.SUSPICIOUS, Reason.SCANNED_AFTER_CLAIM)
+    return None
+
+
+def rule_not_flagged(facts: ScanFacts, policy: Policy) -> Finding | None:
+    if facts.record is not None and facts.record.flagged:
+        return Finding(Status.SUSPICIOUS, Reason.FLAGGED)
+    return None
+
+
+def rule_not_expired(facts: ScanFacts, policy: Policy) -> Finding | None:
+    """Past its expiry date: a warning for the shopper, not a sign of copying."""
+    record = facts.record
+    if record is None or record.expiry_date is None:
+        return None
+    if record.expiry_date < facts.now.astimezone(VIETNAM_TZ).date():
+        return Finding(Status.GENUINE, Reason.EXPIRED)
+    return None
+
+
 DEFAULT_RULES: tuple[Rule, ...] = (
     rule_well_formed,
     rule_signed_by_known_key,
@@ -158,6 +252,11 @@ DEFAULT_RULES: tuple[Rule, ...] = (
     rule_not_recalled,
     rule_active,
     rule_scan_count,
+    rule_plausible_travel,
+    rule_few_clients,
+    rule_not_claimed_elsewhere,
+    rule_not_flagged,
+    rule_not_expired,
 )
 
 

@@ -31,7 +31,14 @@ PRODUCT_TEXT_FIELDS: dict[str, tuple[int, bool]] = {
     "standards": (2000, True),
 }
 T = TypeVar("T")
-BATCH_FIELDS = ("lot", "production_date", "expiry_date", "quantity", "requires_activation")
+BATCH_FIELDS = (
+    "lot",
+    "production_date",
+    "expiry_date",
+    "quantity",
+    "requires_activation",
+    "with_pin",
+)
 MAX_IMAGES_PER_PRODUCT = 8
 BATCH_TEXT_FIELDS: dict[str, tuple[int, bool]] = {
     "facility": (300, False),
@@ -108,6 +115,7 @@ def create_batch(
         if quantity is None
         else clean_positive_int(quantity, "quantity", maximum=1_000_000_000),
         requires_activation=bool(data.get("requires_activation", False)),
+        with_pin=bool(data.get("with_pin", False)),
         stamps_total=0,
         stamps_active=0,
         stamps_revoked=0,
@@ -207,6 +215,13 @@ def update_batch(session: Session, business_id: int, batch_id: int, data: dict[s
         )
     if "requires_activation" in data:
         batch.requires_activation = bool(data["requires_activation"])
+    if "with_pin" in data and bool(data["with_pin"]) != batch.with_pin:
+        if batch.stamps_total:
+            raise Conflict(
+                N_("PINs can only be switched on or off before stamps are issued"),
+                field="with_pin",
+            )
+        batch.with_pin = bool(data["with_pin"])
     for field, (max_length, multiline) in BATCH_TEXT_FIELDS.items():
         if field in data:
             setattr(

@@ -23,6 +23,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from traceqr.domain.keys import StampSigner
+from traceqr.domain.pins import PinScheme
 from traceqr.domain.stamp_format import SERIAL_LENGTH
 from traceqr.errors import N_, Conflict, TraceQRError
 from traceqr.keystore import KeyStore
@@ -41,6 +42,7 @@ STAMP_COLUMNS = (
     "active",
     "activated_at",
     "scan_count",
+    "pin_hash",
 )
 
 Progress = Callable[[int, int], None]
@@ -73,9 +75,13 @@ def issue_stamps(
     max_count: int = 100_000,
     progress: Progress | None = None,
     random_bytes: RandomBytes = os.urandom,
+    pins: PinScheme | None = None,
 ) -> IssueResult:
     """Sign and store ``count`` new stamps for ``batch``. Flushes; the caller commits."""
     count = clean_positive_int(count, "count", maximum=max_count)
+    if batch.with_pin and pins is None:
+        raise IssuanceError(N_("this batch prints PINs, but no PIN key was given"))
+    pin_hash = pins.stored_hash if (batch.with_pin and pins is not None) else _no_pin
     if batch.recalled_at is not None:
         raise Conflict(N_("batch %(id)s is recalled: it gets no new stamps"), id=batch.id)
     key = active_signing_key(session, batch.business_id)
@@ -108,7 +114,17 @@ def issue_stamps(
             size,
             random_bytes,
             lambda serials, signatures, seq0=seq0: [
-                (batch.id, key.id, seq0 + i, serial, signature, active, activated_at, 0)
+                (
+                    batch.id,
+                    key.id,
+                    seq0 + i,
+                    serial,
+                    signature,
+                    active,
+                    activated_at,
+                    0,
+                    pin_hash(serial),
+                )
                 for i, (serial, signature) in enumerate(zip(serials, signatures, strict=True))
             ],
         )
@@ -164,8 +180,12 @@ def _bulk_writer(connection: Connection) -> Callable[[list[tuple[Any, ...]]], No
     return insert_rows
 
 
+def _no_pin(serial: bytes) -> None:
+    return None
+
+
 def _sqlite_row(row: Sequence[Any]) -> tuple[Any, ...]:
     # The driver path skips SQLAlchemy's type processing: store what UTCDateTime stores.
-    *head, active, activated_at, scan_count = row
+    *head, active, activated_at, scan_count, pin_hash = row
     stamp = activated_at.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S.%f") if activated_at else None
-    return (*head, 1 if active else 0, stamp, scan_count)
+    return (*head, 1 if active else 0, stamp, scan_count, pin_hash)

@@ -21,6 +21,7 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from traceqr.db import Database
+from traceqr.domain.pins import PinScheme
 from traceqr.errors import N_, NotFound, TraceQRError
 from traceqr.keystore import KeyStore
 from traceqr.models import Batch, Job
@@ -82,9 +83,12 @@ def recent_jobs(session: Session, business_id: int, limit: int = 5) -> list[Job]
 class JobRunner:
     """Runs jobs in this process, two at a time at most."""
 
-    def __init__(self, database: Database, keystore: KeyStore, max_stamps: int) -> None:
+    def __init__(
+        self, database: Database, keystore: KeyStore, pins: PinScheme, max_stamps: int
+    ) -> None:
         self.database = database
         self.keystore = keystore
+        self.pins = pins
         self.max_stamps = max_stamps
         self._executor = ThreadPoolExecutor(max_workers=2, thread_name_prefix="traceqr-job")
         self._progress: dict[int, tuple[int, int]] = {}
@@ -140,6 +144,7 @@ class JobRunner:
                     now=utcnow(),
                     max_count=self.max_stamps,
                     progress=progress,
+                    pins=self.pins,
                 )
             outcome = {
                 "count": result.count,

@@ -9,6 +9,7 @@ from datetime import datetime
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
+from traceqr.domain.pins import PinScheme
 from traceqr.domain.stamp_format import (
     StampCode,
     StampFormatError,
@@ -128,6 +129,7 @@ class ExportedStamp:
     url: str
     active: bool
     revoked: bool
+    pin: str | None = None  # the scratch-off PIN, for printing only
 
     @property
     def serial_text(self) -> str:
@@ -139,9 +141,17 @@ class ExportedStamp:
 
 
 def iter_batch_stamps(
-    session: Session, batch: Batch, public_url: str, chunk: int = EXPORT_CHUNK
+    session: Session,
+    batch: Batch,
+    public_url: str,
+    chunk: int = EXPORT_CHUNK,
+    pins: PinScheme | None = None,
 ) -> Iterator[ExportedStamp]:
-    """Every stamp of the batch in issue order, read in chunks by sequence number."""
+    """Every stamp of the batch in issue order, read in chunks by sequence number.
+
+    With ``pins`` (and a batch that prints PINs), each stamp carries its PIN for printing.
+    """
+    pin_for = pins.pin_for if (pins is not None and batch.with_pin) else None
     kids = dict(
         session.execute(
             select(SigningKey.id, SigningKey.kid).where(SigningKey.business_id == batch.business_id)
@@ -173,6 +183,7 @@ def iter_batch_stamps(
                 url=prefix + code,
                 active=active,
                 revoked=revoked_at is not None,
+                pin=pin_for(serial) if pin_for else None,
             )
         after = rows[-1][0]
 

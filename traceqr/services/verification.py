@@ -10,7 +10,7 @@ statements built once: the ORM costs too much here.
 from __future__ import annotations
 
 import threading
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date, datetime
 from typing import Any
 
@@ -22,6 +22,7 @@ from traceqr.domain.clients import device_family, hash_client_address
 from traceqr.domain.codec import normalize_crockford
 from traceqr.domain.dates import VIETNAM_TZ
 from traceqr.domain.keys import PublicKey
+from traceqr.domain.places import place_of
 from traceqr.domain.stamp_format import (
     FORMAT_V1,
     SERIAL_TEXT_LENGTH,
@@ -32,6 +33,7 @@ from traceqr.domain.stamp_format import (
     parse_serial,
 )
 from traceqr.domain.verification import (
+    PastScan,
     Policy,
     ScanFacts,
     StampRecord,
@@ -57,6 +59,23 @@ _businesses = Business.__table__
 _keys = SigningKey.__table__
 _scans = Scan.__table__
 
+# What a check reads of the stamp, counting the check (UPDATE … RETURNING) or not.
+_STAMP_FACTS = (
+    _stamps.c.id,
+    _stamps.c.batch_id,
+    _stamps.c.signing_key_id,
+    _stamps.c.seq,
+    _stamps.c.active,
+    _stamps.c.revoked_at,
+    _stamps.c.revoke_reason,
+    _stamps.c.scan_count,
+    _stamps.c.first_scan_at,
+    _stamps.c.claimed_at,
+    _stamps.c.claimed_by,
+    _stamps.c.flagged_at,
+    _stamps.c.flag_reason,
+    (_stamps.c.pin_hash.is_not(None)).label("has_pin"),
+)
 _BUMP_STAMP = (
     update(_stamps)
     .where(_stamps.c.serial == bindparam("b_serial"))
@@ -65,17 +84,21 @@ _BUMP_STAMP = (
         first_scan_at=func.coalesce(_stamps.c.first_scan_at, bindparam("now", type_=UTCDateTime())),
         last_scan_at=bindparam("now", type_=UTCDateTime()),
     )
-    .returning(
-        _stamps.c.id,
-        _stamps.c.batch_id,
-        _stamps.c.signing_key_id,
-        _stamps.c.seq,
-        _stamps.c.active,
-        _stamps.c.revoked_at,
-        _stamps.c.revoke_reason,
-        _stamps.c.scan_count,
-        _stamps.c.first_scan_at,
+    .returning(*_STAMP_FACTS)
+)
+# The same facts without counting a check: for inspectors' dossiers and for pages shown
+# again after a shopper adds a place, claims the PIN or reports a fake.
+_READ_STAMP = select(*_STAMP_FACTS).where(_stamps.c.serial == bindparam("b_serial"))
+
+# The one indexed read of the stamp's history that copy detection allows itself.
+RECENT_SCANS = 20
+_RECENT_SCANS = (
+    select(
+        _scans.c.scanned_at, _scans.c.province_code, _scans.c.lat, _scans.c.lon, _scans.c.ip_hash
     )
+    .where(_scans.c.stamp_id == bindparam("stamp_id"))
+    .order_by(_scans.c.scanned_at.desc())
+    .limit(RECENT_SCANS)
 )
 
 _BATCH_VIEW = (
@@ -87,6 +110,8 @@ _BATCH_VIEW = (
         _batches.c.facility,
         _batches.c.recalled_at,
         _batches.c.recall_reason,
+        _batches.c.flagged_at.label("batch_flagged_at"),
+        _batches.c.flag_reason.label("batch_flag_reason"),
         _products.c.id.label("product_id"),
         _products.c.name.label("product_name"),
         _products.c.gtin,
@@ -105,6 +130,11 @@ _BATCH_VIEW = (
         _businesses.c.cluster_name,
         _businesses.c.phone,
         _businesses.c.website,
+        _businesses.c.logo,
+        _businesses.c.policy_max_scans,
+        _businesses.c.policy_max_speed_kmh,
+        _businesses.c.policy_max_clients,
+        _businesses.c.policy_after_claim,
     )
     .select_from(
         _batches.join(_products, _products.c.id == _batches.c.product_id).join(
@@ -134,7 +164,7 @@ _KEYS_BY_KID = (
     .where(_keys.c.kid == bindparam("kid"))
 )
 
-_INSERT_SCAN = insert(_scans)
+_INSERT_SCAN = insert(_scans).returning(_scans.c.id)
 _daily = ScanDaily.__table__
 
 
@@ -167,6 +197,8 @@ class ClientFacts:
     address: str | None = None
     user_agent: str | None = None
     province_code: str | None = None
+    lat: float | None = None  # already rounded (places.rounded), only with consent
+    lon: float | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -192,6 +224,10 @@ class Verification:
     active: bool | None = None
     revoked_at: datetime | None = None
     revoke_reason: str | None = None
+    claimed_at: datetime | None = None
+    has_pin: bool = False
+    flag_reason: str | None = None
+    scan_id: int | None = None
     origin: dict[str, Any] = field(default_factory=dict)  # batch, product, business facts
 
     @property
@@ -255,12 +291,34 @@ class VerificationService:
         self, text: str, *, now: datetime, channel: str, client: ClientFacts | None = None
     ) -> Verification:
         client = client or ClientFacts()
+        client_hash = hash_client_address(client.address, self.address_salt)
         with self.database.engine.begin() as connection:
-            result = self._verify(connection, text, now)
-            self._record_scan(connection, result, channel, client)
-        return result
+            result = self._verify(connection, text, now, client, client_hash, count=True)
+            scan_id = self._record_scan(connection, result, channel, client, client_hash)
+        return replace(result, scan_id=scan_id)
 
-    def _verify(self, connection: Connection, text: str, now: datetime) -> Verification:
+    def inspect(
+        self, text: str, *, now: datetime, client: ClientFacts | None = None
+    ) -> Verification:
+        """The verdict as of ``now`` without recording a check: nothing is written."""
+        client = client or ClientFacts()
+        client_hash = hash_client_address(client.address, self.address_salt)
+        with self.database.engine.connect() as connection:
+            return self._verify(connection, text, now, client, client_hash, count=False)
+
+    def client_hash(self, address: str | None) -> bytes | None:
+        return hash_client_address(address, self.address_salt)
+
+    def _verify(
+        self,
+        connection: Connection,
+        text: str,
+        now: datetime,
+        client: ClientFacts,
+        client_hash: bytes | None,
+        *,
+        count: bool,
+    ) -> Verification:
         stamp, format_error, short = self._decode(connection, text)
         if stamp is None:
             facts = ScanFacts(now=now, format_error=format_error)
@@ -283,7 +341,8 @@ class VerificationService:
                 entered_as_short_code=short,
             )
 
-        row = connection.execute(_BUMP_STAMP, {"b_serial": stamp.serial, "now": now}).first()
+        statement = _BUMP_STAMP if count else _READ_STAMP
+        row = connection.execute(statement, {"b_serial": stamp.serial, "now": now}).first()
         if row is None:
             facts = ScanFacts(now=now, signature_checked=True, key_known=True, signature_valid=True)
             return Verification(
@@ -291,6 +350,14 @@ class VerificationService:
             )
 
         origin = dict(connection.execute(_BATCH_VIEW, {"batch_id": row.batch_id}).one()._mapping)
+        recent = tuple(
+            PastScan(
+                at=scan.scanned_at,
+                place=place_of(scan.lat, scan.lon, scan.province_code),
+                client=scan.ip_hash,
+            )
+            for scan in connection.execute(_RECENT_SCANS, {"stamp_id": row.id})
+        )
         record = StampRecord(
             kid_matches=row.signing_key_id == key.db_id,
             active=bool(row.active),
@@ -299,12 +366,23 @@ class VerificationService:
             scan_count=row.scan_count,
             first_scan_at=row.first_scan_at,
             expiry_date=origin["expiry_date"],
+            recent=recent,
+            claimed_at=row.claimed_at,
+            claimed_by=row.claimed_by,
+            flagged=row.flagged_at is not None or origin["batch_flagged_at"] is not None,
         )
         facts = ScanFacts(
-            now=now, signature_checked=True, key_known=True, signature_valid=True, record=record
+            now=now,
+            signature_checked=True,
+            key_known=True,
+            signature_valid=True,
+            record=record,
+            place=place_of(client.lat, client.lon, client.province_code),
+            client=client_hash,
+            is_check=count,
         )
         return Verification(
-            evaluate(facts, self.policy),
+            evaluate(facts, business_policy(origin, self.policy)),
             now,
             stamp=stamp,
             key=key,
@@ -316,6 +394,9 @@ class VerificationService:
             active=bool(row.active),
             revoked_at=row.revoked_at,
             revoke_reason=row.revoke_reason,
+            claimed_at=row.claimed_at,
+            has_pin=bool(row.has_pin),
+            flag_reason=row.flag_reason or origin["batch_flag_reason"],
             origin=origin if record.kid_matches else {},
         )
 
@@ -340,12 +421,17 @@ class VerificationService:
         return None, error, False
 
     def _record_scan(
-        self, connection: Connection, result: Verification, channel: str, client: ClientFacts
-    ) -> None:
+        self,
+        connection: Connection,
+        result: Verification,
+        channel: str,
+        client: ClientFacts,
+        client_hash: bytes | None,
+    ) -> int:
         business_id = result.origin.get("business_id") or (
             result.key.public.business_id if result.key else None
         )
-        connection.execute(
+        scan_id: int = connection.execute(
             _INSERT_SCAN,
             {
                 "stamp_id": result.stamp_id,
@@ -357,10 +443,12 @@ class VerificationService:
                 "kid": result.stamp.kid if result.stamp else None,
                 "serial": result.stamp.serial if result.stamp else None,
                 "province_code": client.province_code,
-                "ip_hash": hash_client_address(client.address, self.address_salt),
+                "lat": client.lat,
+                "lon": client.lon,
+                "ip_hash": client_hash,
                 "device": device_family(client.user_agent),
             },
-        )
+        ).scalar_one()
         if business_id is not None:
             connection.execute(
                 self._count_daily,
@@ -371,3 +459,21 @@ class VerificationService:
                     "province_code": client.province_code or "",
                 },
             )
+        return scan_id
+
+
+def business_policy(origin: dict[str, Any], default: Policy) -> Policy:
+    """The business's own copy-detection thresholds, where it set them and they are sane."""
+    values = {
+        "max_scans": origin.get("policy_max_scans"),
+        "max_speed_kmh": origin.get("policy_max_speed_kmh"),
+        "max_clients": origin.get("policy_max_clients"),
+        "after_claim_allowance": origin.get("policy_after_claim"),
+    }
+    chosen = {name: value for name, value in values.items() if value is not None}
+    if not chosen:
+        return default
+    try:
+        return replace(default, **chosen)
+    except ValueError:
+        return default

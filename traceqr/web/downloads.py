@@ -31,15 +31,16 @@ def csv_response(state: AppState, batch: Batch, product: Product) -> Response:
     """Every stamp of the batch, in issue order, streamed as RFC 4180 CSV."""
     from traceqr.domain.print_pack import csv_chunks
 
-    database, public_url = state.database, state.settings.public_url
-    batch_id, fixed = batch.id, fixed_csv_fields(batch, product)
+    database, public_url, pins = state.database, state.settings.public_url, state.pins
+    batch_id, fixed, with_pin = batch.id, fixed_csv_fields(batch, product), batch.with_pin
 
     def body() -> Iterator[str]:
         # The answer streams after the view returns: read with a session of its own.
         with database.session() as session:
             streamed = session.get(Batch, batch_id)
             assert streamed is not None
-            yield from csv_chunks(iter_batch_stamps(session, streamed, public_url), fixed)
+            stamps = iter_batch_stamps(session, streamed, public_url, pins=pins)
+            yield from csv_chunks(stamps, fixed, with_pin=with_pin)
 
     response = Response(body(), mimetype="text/csv")
     response.headers["Content-Type"] = "text/csv; charset=utf-8; header=present"

@@ -5,15 +5,23 @@ from __future__ import annotations
 import hashlib
 import json
 
-from flask import Blueprint, Response, abort, render_template, request, send_file
+from flask import Blueprint, Response, abort, redirect, render_template, request, send_file
+from flask_babel import gettext as _
+from itsdangerous import BadData, URLSafeTimedSerializer
 from sqlalchemy import text
 
 from traceqr.domain.provinces import province
 from traceqr.domain.stamp_format import short_code
+from traceqr.errors import Conflict, ValidationError
+from traceqr.services import claims
 from traceqr.services.registry import jwks_document
-from traceqr.services.uploads import safe_upload_path
+from traceqr.services.shoppers import clean_place, create_report, set_scan_place
+from traceqr.services.uploads import safe_upload_path, store_image
 from traceqr.services.verification import ClientFacts, Verification
 from traceqr.web.context import db_session, now, state
+from traceqr.web.i18n import url_with_lang, vn_datetime
+from traceqr.web.portal.support import show_error, translated
+from traceqr.web.public_forms import ClaimForm, PlaceForm, ReportForm
 from traceqr.web.ratelimit import limited
 
 blueprint = Blueprint("public", __name__)
@@ -23,8 +31,23 @@ def client_facts() -> ClientFacts:
     return ClientFacts(address=request.remote_addr, user_agent=request.user_agent.string)
 
 
-def render_verification(result: Verification, entered: str | None = None) -> Response:
+def scan_tokens() -> URLSafeTimedSerializer:
+    return URLSafeTimedSerializer(state().settings.secret_key, salt="traceqr-scan-place")
+
+
+def render_verification(
+    result: Verification,
+    entered: str | None = None,
+    *,
+    notice: str | None = None,
+    notice_tone: str = "good",
+    claim_form: ClaimForm | None = None,
+    place_form: PlaceForm | None = None,
+    status_code: int = 200,
+) -> Response:
     business_province = province(result.origin.get("province_code"))
+    if place_form is None and result.scan_id is not None and result.stamp_id is not None:
+        place_form = PlaceForm(formdata=None, token=scan_tokens().dumps(result.scan_id))
     html = render_template(
         "stamp.html",
         result=result,
@@ -33,8 +56,13 @@ def render_verification(result: Verification, entered: str | None = None) -> Res
         province=business_province,
         today=now().date(),
         entered=entered,
+        notice=notice,
+        notice_tone=notice_tone,
+        claim_form=claim_form or ClaimForm(formdata=None),
+        place_form=place_form,
+        code=result.stamp.code if result.stamp else None,
     )
-    response = Response(html, mimetype="text/html")
+    response = Response(html, status=status_code, mimetype="text/html")
     # Every view is a fresh verification: never serve one from a cache.
     response.headers["Cache-Control"] = "no-store"
     response.headers["Vary"] = "Accept-Language"
@@ -65,6 +93,139 @@ def verify_entered() -> Response | str:
         return render_template("home.html", missing_code=True)
     result = state().verifier.verify(entered, now=now(), channel="page", client=client_facts())
     return render_verification(result, entered=entered[:200])
+
+
+def _stamp_text(code: str) -> str:
+    return f"{state().settings.public_url}/S/{code}"
+
+
+@blueprint.post("/S/<path:code>/place")
+@blueprint.post("/s/<path:code>/place")
+@limited("verify")
+def stamp_place(code: str) -> Response:
+    """The shopper says where they are (a province, or a position with consent)."""
+    form = PlaceForm()
+    result = state().verifier.inspect(_stamp_text(code), now=now(), client=client_facts())
+    try:
+        scan_id = scan_tokens().loads(form.token.data or "", max_age=24 * 3600)
+    except BadData:
+        abort(400)
+    try:
+        place = clean_place(form.province_code.data, form.lat.data, form.lon.data)
+    except ValidationError as error:
+        return render_verification(
+            result, notice=translated(error), notice_tone="bad", status_code=400
+        )
+    recorded = set_scan_place(db_session(), int(scan_id), *place)
+    db_session().commit()
+    if recorded:
+        notice = _("Thank you: the place helps the producer catch copied stamps.")
+    else:
+        notice = _("This check already has a place.")
+    return render_verification(result, notice=notice)
+
+
+@blueprint.post("/S/<path:code>/claim")
+@blueprint.post("/s/<path:code>/claim")
+@limited("pin")
+def stamp_claim(code: str) -> Response:
+    """The first buyer enters the scratch-off PIN, once."""
+    form = ClaimForm()
+    text = _stamp_text(code)
+    before = state().verifier.inspect(text, now=now(), client=client_facts())
+    if before.stamp is None or before.stamp_id is None or not before.verdict.signature_valid:
+        abort(404)
+    outcome = claims.claim(
+        db_session(),
+        state().pins,
+        before.stamp.serial,
+        form.pin.data or "",
+        state().verifier.client_hash(request.remote_addr),
+        now(),
+    )
+    db_session().commit()
+    after = state().verifier.inspect(text, now=now(), client=client_facts())
+    messages = {
+        claims.ClaimOutcome.CLAIMED: (
+            _("Claimed: you are recorded as this product's first buyer."),
+            "good",
+        ),
+        claims.ClaimOutcome.ALREADY_CLAIMED: (
+            _("This stamp was already claimed on %(when)s.", when=vn_datetime(outcome.claimed_at)),
+            "bad",
+        ),
+        claims.ClaimOutcome.WRONG_PIN: (
+            _("Wrong PIN. %(left)s attempts left.", left=outcome.attempts_left or 0),
+            "bad",
+        ),
+        claims.ClaimOutcome.LOCKED: (
+            _(
+                "Too many wrong PINs: try again after %(when)s.",
+                when=vn_datetime(outcome.locked_until),
+            ),
+            "bad",
+        ),
+        claims.ClaimOutcome.NO_PIN: (_("This stamp has no PIN."), "bad"),
+        claims.ClaimOutcome.NOT_FOUND: (_("This stamp has no PIN."), "bad"),
+    }
+    notice, tone = messages[outcome.outcome]
+    status_code = 200 if outcome.outcome is claims.ClaimOutcome.CLAIMED else 400
+    if outcome.outcome is claims.ClaimOutcome.LOCKED:
+        status_code = 429
+    return render_verification(
+        after, notice=notice, notice_tone=tone, claim_form=form, status_code=status_code
+    )
+
+
+@blueprint.route("/report", methods=["GET", "POST"])
+@limited("report")
+def report() -> Response | str:
+    """A shopper reports a suspected fake: any scanned text, ours or not."""
+    form = ReportForm()
+    code = (request.args.get("code") or form.code.data or "")[:300]
+    if not code.strip():
+        return redirect(url_with_lang("public.home"))
+    result = state().verifier.inspect(code, now=now(), client=client_facts())
+    if form.validate_on_submit():
+        settings = state().settings
+        try:
+            upload = request.files.get("photo")
+            photo = None
+            if upload is not None and upload.filename:
+                photo = store_image(
+                    upload.read(settings.max_upload_bytes + 1),
+                    settings.uploads_path,
+                    field="photo",
+                    max_bytes=settings.max_upload_bytes,
+                )
+            business_id = result.origin.get("business_id") or (
+                result.key.public.business_id
+                if result.key and result.verdict.signature_valid
+                else None
+            )
+            create_report(
+                db_session(),
+                stamp_id=result.stamp_id,
+                business_id=business_id,
+                scanned_text=code,
+                status=result.status.value,
+                data={
+                    name: form[name].data
+                    for name in ("shop_name", "shop_address", "province_code", "note", "contact")
+                },
+                photo=photo,
+                client_hash=state().verifier.client_hash(request.remote_addr),
+                now=now(),
+            )
+            db_session().commit()
+        except (ValidationError, Conflict) as error:
+            db_session().rollback()
+            show_error(form, error)
+        else:
+            return render_template("report_sent.html", result=result, code=code)
+    if not form.code.data:
+        form.code.data = code
+    return render_template("report.html", form=form, result=result, code=code)
 
 
 @blueprint.get("/media/<filename>")

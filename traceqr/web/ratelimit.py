@@ -53,6 +53,8 @@ def init_app(app: Flask, settings: Settings) -> None:
         "api": (settings.api_rate_limit, _api_key_or_address, None),
         # Only attempts count: showing the sign-in form is free.
         "login": (settings.login_rate_limit, get_remote_address, ["POST"]),
+        "pin": (settings.pin_rate_limit, get_remote_address, ["POST"]),
+        "report": (settings.report_rate_limit, get_remote_address, ["POST"]),
     }
     for endpoint, view in list(app.view_functions.items()):
         kind = getattr(view, _LIMIT_ATTRIBUTE, None)

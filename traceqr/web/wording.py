@@ -88,6 +88,16 @@ REASONS: dict[str, LazyString] = {
     "batch_recalled": _l("The producer recalled this batch."),
     "stamp_inactive": _l("The stamp has not been activated by the producer."),
     "scan_count_high": _l("This stamp has been checked far more often than a genuine one is."),
+    "impossible_travel": _l(
+        "This stamp was checked in places too far apart for the time between the checks: "
+        "there are copies of it."
+    ),
+    "many_clients": _l("This stamp has been checked from far more phones than one product is."),
+    "scanned_after_claim": _l(
+        "Its first buyer claimed this product with the PIN, yet others keep checking the stamp."
+    ),
+    "flagged_by_inspector": _l("Market inspectors have flagged this stamp or its batch."),
+    "expired": _l("The product is past its expiry date."),
     "bad_check": _l("The code you typed has a typing mistake."),
     "unknown_short_code": _l("No stamp has the code you typed."),
 }

@@ -249,7 +249,27 @@ def openapi_document(server_url: str) -> dict[str, Any]:
                             "required": True,
                             "description": "The stamp URL, the bare code, or the short code",
                             "schema": {"type": "string", "minLength": 1},
-                        }
+                        },
+                        {
+                            "name": "province",
+                            "in": "query",
+                            "required": False,
+                            "description": "Where the check happens: a province code (ha-noi, …)",
+                            "schema": {"type": "string"},
+                        },
+                        {
+                            "name": "lat",
+                            "in": "query",
+                            "required": False,
+                            "description": "Latitude, with the user's consent; rounded to 0.1°",
+                            "schema": {"type": "number", "minimum": -90, "maximum": 90},
+                        },
+                        {
+                            "name": "lon",
+                            "in": "query",
+                            "required": False,
+                            "schema": {"type": "number", "minimum": -180, "maximum": 180},
+                        },
                     ],
                     "responses": {
                         "200": _json(schemas.VerifyOut, "The verdict"),

@@ -46,6 +46,12 @@ class BatchIn(_Strict):
     quantity: StrictInt | None = Field(None, ge=1)
     facility: StrictStr | None = Field(None, max_length=300)
     notes: StrictStr | None = Field(None, max_length=5000)
+    requires_activation: StrictBool | None = Field(
+        None, description="Stamps of this batch are meant to be activated before sale"
+    )
+    with_pin: StrictBool | None = Field(
+        None, description="Each stamp carries a one-time scratch-off PIN for the first buyer"
+    )
 
 
 class IssueIn(_Strict):
@@ -94,6 +100,8 @@ class BatchOut(BaseModel):
     quantity: int | None
     facility: str | None
     notes: str | None
+    requires_activation: bool
+    with_pin: bool
     recalled: bool
     recalled_at: str | None
     recall_reason: str | None
@@ -151,6 +159,8 @@ class VerifyStamp(BaseModel):
     active: bool | None
     revoked_at: str | None
     revoke_reason: str | None
+    has_pin: bool = False
+    claimed_at: str | None = None
 
 
 class VerifyBusiness(BaseModel):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import tempfile
+from dataclasses import replace
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from flask import Response, g, jsonify, request, url_for
@@ -16,6 +17,7 @@ from traceqr.errors import Unauthorized, ValidationError
 from traceqr.models import Batch, Product, Stamp
 from traceqr.services import catalog, issuance, stamps
 from traceqr.services.businesses import authenticate_api_key
+from traceqr.services.shoppers import clean_place
 from traceqr.services.verification import ClientFacts, Verification
 from traceqr.web.api import blueprint
 from traceqr.web.api.openapi import openapi_document
@@ -107,6 +109,8 @@ def batch_json(batch: Batch) -> dict[str, Any]:
         "quantity": batch.quantity,
         "facility": batch.facility,
         "notes": batch.notes,
+        "requires_activation": batch.requires_activation,
+        "with_pin": batch.with_pin,
         "recalled": batch.recalled_at is not None,
         "recalled_at": iso_vietnam(batch.recalled_at),
         "recall_reason": batch.recall_reason,
@@ -194,6 +198,7 @@ def issue_stamps(batch_id: int) -> tuple[Response, int]:
         active=body.active,
         now=now(),
         max_count=state().settings.max_stamps_per_request,
+        pins=state().pins,
     )
     session.commit()
     payload = {
@@ -307,14 +312,14 @@ def sheet_pdf(batch_id: int) -> Response:
     batch = catalog.get_batch(session, g.business_id, batch_id)
     if batch.stamps_total == 0:
         raise ValidationError("this batch has no stamps yet: issue some first")
-    layout = sheet_layout_from_args()
+    layout = replace(sheet_layout_from_args(), pin_spot=batch.with_pin)
     public_url = state().settings.public_url
     spool = tempfile.TemporaryFile()  # noqa: SIM115 - closed when the answer is sent
     try:
         render_sheet(
             (
-                SheetStamp(url=item.url, short_code=item.short_code, seq=item.seq)
-                for item in stamps.iter_batch_stamps(session, batch, public_url)
+                SheetStamp(url=item.url, short_code=item.short_code, seq=item.seq, pin=item.pin)
+                for item in stamps.iter_batch_stamps(session, batch, public_url, pins=state().pins)
             ),
             spool,
             layout,
@@ -352,6 +357,8 @@ def verification_json(result: Verification) -> dict[str, Any]:
             "active": result.active,
             "revoked_at": iso_vietnam(result.revoked_at),
             "revoke_reason": result.revoke_reason,
+            "has_pin": result.has_pin,
+            "claimed_at": iso_vietnam(result.claimed_at),
         }
     if result.key is not None and result.verdict.signature_valid:
         body["business"] = {
@@ -410,7 +417,16 @@ def verify() -> dict[str, Any]:
     text = request.args.get("q")
     if text is None or not text.strip():
         raise ValidationError("give the scanned text as ?q=", field="q")
-    client = ClientFacts(address=request.remote_addr, user_agent=request.user_agent.string)
+    province_code, lat, lon = clean_place(
+        request.args.get("province"), request.args.get("lat"), request.args.get("lon")
+    )
+    client = ClientFacts(
+        address=request.remote_addr,
+        user_agent=request.user_agent.string,
+        province_code=province_code,
+        lat=lat,
+        lon=lon,
+    )
     result = state().verifier.verify(text, now=now(), channel="api", client=client)
     return verification_json(result)
 

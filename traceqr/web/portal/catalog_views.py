@@ -213,6 +213,7 @@ def batch_data(form: BatchForm) -> dict[str, Any]:
         "facility": blank_to_none(form.facility.data),
         "notes": blank_to_none(form.notes.data),
         "requires_activation": bool(form.requires_activation.data),
+        "with_pin": bool(form.with_pin.data),
     }
 
 
@@ -260,6 +261,7 @@ def edit_batch(batch_id: int) -> Response | str:
             "facility": batch.facility,
             "notes": batch.notes,
             "requires_activation": batch.requires_activation,
+            "with_pin": batch.with_pin,
         }
     )
     if form.validate_on_submit():

@@ -159,6 +159,7 @@ class BatchForm(FlaskForm):
     facility = StringField(_l("Facility"), [Optional(), Length(max=300)])
     notes = TextAreaField(_l("Notes"), [Optional(), Length(max=5000)])
     requires_activation = BooleanField(_l("Stamps must be activated before sale"))
+    with_pin = BooleanField(_l("Each stamp carries a scratch-off PIN for its first buyer"))
 
 
 class IssueForm(FlaskForm):

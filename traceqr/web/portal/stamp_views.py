@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import tempfile
 from collections.abc import Iterator
+from dataclasses import replace
 from decimal import Decimal
 from typing import Any
 
@@ -247,7 +248,7 @@ def _sheet_inputs(batch_id: int) -> tuple[Batch, Product, Business, SheetForm, S
     layout = None
     if form.validate():
         try:
-            layout = layout_from(form)
+            layout = replace(layout_from(form), pin_spot=item.with_pin)
             first = next(_sheet_stamps(item, 1), None)
             if first is not None:
                 check_stamp_fits(first.url, layout)
@@ -380,7 +381,7 @@ def print_pack(batch_id: int) -> Response:
     spool = tempfile.TemporaryFile()  # noqa: SIM115 - closed by file_response
     write_print_pack(
         spool,
-        stamps.iter_batch_stamps(session, item, state().settings.public_url),
+        stamps.iter_batch_stamps(session, item, state().settings.public_url, pins=state().pins),
         fixed_csv_fields(item, product),
         {
             "batch_id": item.id,
@@ -393,6 +394,7 @@ def print_pack(batch_id: int) -> Response:
         },
         ecc=layout.ecc,
         module_mm=0.5,
+        with_pin=item.with_pin,
     )
     return file_response(
         spool, "application/zip", f"print-pack-batch{item.id}-{safe_filename(item.lot)}.zip"
