@@ -663,3 +663,67 @@ def test_the_sheet_designer_explains_a_stamp_too_small(app: Flask, owner: Portal
 
     cells = read_sheet(pdf, SheetLayout.roll(40, stamp_mm=25))
     assert len(cells) == 3 and all(len(c) == 1 for c in cells)
+
+
+def test_copy_detection_thresholds_are_set_by_the_owner_and_used(
+    app: Flask, owner: PortalClient
+) -> None:
+    page = owner.post(
+        "/portal/settings/detection",
+        {
+            "max_scans": "5",
+            "max_speed_kmh": "300",
+            "max_clients": "10",
+            "after_claim_allowance": "2",
+        },
+    )
+    assert page.errors == ["Số phải trong khoảng 9 đến 10000."]  # honest buyers check again
+    page = owner.post(
+        "/portal/settings/detection",
+        {
+            "max_scans": "12",
+            "max_speed_kmh": "300",
+            "max_clients": "10",
+            "after_claim_allowance": "2",
+        },
+    )
+    assert page.flashes == ["Đã lưu cài đặt phát hiện tem sao chép."]
+    batch_id = make_batch(owner, make_product(owner))
+    page = owner.post(
+        f"/portal/batches/{batch_id}/issue",
+        {"count": "1", "active": "y"},
+        form_page=f"/portal/batches/{batch_id}",
+    )
+    AppState.of(app).jobs.wait(int(re.search(r"/portal/jobs/(\d+)\.json", page.html).group(1)))  # type: ignore[union-attr]
+    url = (
+        owner.client.get(f"/portal/batches/{batch_id}/stamps.csv")
+        .get_data(as_text=True)
+        .splitlines()[1]
+        .split(",")[3]
+    )
+    public = app.test_client()
+    statuses = [
+        public.get("/api/v1/verify", query_string={"q": url}).get_json()["status"]
+        for _ in range(13)
+    ]
+    assert statuses[:12] == ["genuine"] * 12 and statuses[12] == "suspicious"
+
+
+def test_a_business_sees_the_reports_about_its_own_stamps_only(
+    app: Flask, owner: PortalClient, api: Api
+) -> None:
+    # A report about another business's stamp.
+    batch = api.batch()
+    api.issue(batch["id"], 1)
+    url = api.stamp_urls(batch["id"])[0]
+    shopper = app.test_client()
+    page = shopper.get("/report", query_string={"code": url}).get_data(as_text=True)
+    token = re.search(r'name="csrf_token" type="hidden" value="([^"]+)"', page).group(1)  # type: ignore[union-attr]
+    shopper.post("/report", data={"csrf_token": token, "code": url, "note": "Bao bì khác thường"})
+    assert "Bao bì khác thường" not in owner.get("/portal/reports").text
+    with AppState.of(app).database.session() as session:
+        from traceqr.models import Report
+
+        report = session.scalars(select(Report)).one()
+        mine = session.scalar(select(Business.id).where(Business.name == "Gốm sứ Minh An"))
+        assert report.business_id is not None and report.business_id != mine

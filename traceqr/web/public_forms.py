@@ -12,7 +12,7 @@ from traceqr.web.portal.forms import FlaskForm, province_choices
 
 class PlaceForm(FlaskForm):
     token = HiddenField()
-    province_code = SelectField(_l("Province or city where you are"), choices=[])
+    province_code = SelectField(_l("Province or city where you are"), choices=[], default="")
     lat = HiddenField()
     lon = HiddenField()
 
@@ -29,7 +29,7 @@ class ReportForm(FlaskForm):
     code = HiddenField()
     shop_name = StringField(_l("Shop where you bought it"), [Optional(), Length(max=200)])
     shop_address = StringField(_l("Shop address"), [Optional(), Length(max=300)])
-    province_code = SelectField(_l("Province or city"), choices=[])
+    province_code = SelectField(_l("Province or city"), choices=[], default="")
     note = TextAreaField(_l("What looks wrong?"), [Optional(), Length(max=2000)])
     photo = FileField(_l("A photo of the product or stamp"))
     contact = StringField(

@@ -134,6 +134,7 @@ READINESS: dict[str, LazyString] = {
 
 
 def template_helpers() -> dict[str, object]:
+    from traceqr.domain.provinces import province
     from traceqr.domain.stamp_format import short_code
 
     return {
@@ -142,4 +143,5 @@ def template_helpers() -> dict[str, object]:
         "job_status_text": lambda status: str(JOB_STATUSES.get(status, status)),
         "readiness_text": lambda code: str(READINESS.get(code, code)),
         "short_code_of": short_code,
+        "province_name": lambda code: province(code).name_vi if province(code) else code,
     }

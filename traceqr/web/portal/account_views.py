@@ -8,6 +8,7 @@ from flask_login import login_required
 from sqlalchemy import select
 from werkzeug.wrappers import Response
 
+from traceqr.domain.verification import Policy
 from traceqr.models import ApiKey, SigningKey
 from traceqr.services import accounts
 from traceqr.services.businesses import (
@@ -16,11 +17,19 @@ from traceqr.services.businesses import (
     get_business,
     rotate_signing_key,
 )
+from traceqr.services.shoppers import reports_for_business
 from traceqr.services.uploads import store_image
 from traceqr.web.context import db_session, now, state
 from traceqr.web.portal import blueprint
 from traceqr.web.portal.auth_views import links
-from traceqr.web.portal.forms import ApiKeyForm, ConfirmForm, InviteForm, ProfileForm, RoleForm
+from traceqr.web.portal.forms import (
+    ApiKeyForm,
+    ConfirmForm,
+    DetectionForm,
+    InviteForm,
+    ProfileForm,
+    RoleForm,
+)
 from traceqr.web.portal.support import (
     USER_ERRORS,
     blank_to_none,
@@ -218,3 +227,43 @@ def rotate_key() -> Response:
             "success",
         )
     return redirect(url_for("portal.keys"))
+
+
+# --- copy detection settings ----------------------------------------------------------------
+
+
+@blueprint.route("/settings/detection", methods=["GET", "POST"])
+@login_required
+@owner_required
+def detection_settings() -> Response | str:
+    business = get_business(db_session(), business_id())
+    defaults = Policy()
+    form = DetectionForm(
+        data=None
+        if request.method == "POST"
+        else {
+            "max_scans": business.policy_max_scans or defaults.max_scans,
+            "max_speed_kmh": business.policy_max_speed_kmh or defaults.max_speed_kmh,
+            "max_clients": business.policy_max_clients or defaults.max_clients,
+            "after_claim_allowance": business.policy_after_claim
+            if business.policy_after_claim is not None
+            else defaults.after_claim_allowance,
+        }
+    )
+    if form.validate_on_submit():
+        business.policy_max_scans = form.max_scans.data
+        business.policy_max_speed_kmh = form.max_speed_kmh.data
+        business.policy_max_clients = form.max_clients.data
+        business.policy_after_claim = form.after_claim_allowance.data
+        db_session().commit()
+        flash(_("The copy-detection settings are saved."), "success")
+        return redirect(url_for("portal.detection_settings"))
+    return render_template("portal/detection.html", form=form, defaults=defaults)
+
+
+@blueprint.get("/reports")
+@login_required
+def reports() -> str:
+    return render_template(
+        "portal/reports.html", reports=reports_for_business(db_session(), business_id())
+    )

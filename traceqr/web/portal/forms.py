@@ -115,7 +115,7 @@ class ProfileForm(FlaskForm):
     tax_code = StringField(_l("Tax code (mã số thuế)"), [Optional(), Length(max=20)])
     address_street = StringField(_l("Street address"), [Optional(), Length(max=300)])
     address_commune = StringField(_l("Commune or ward (xã/phường)"), [Optional(), Length(max=120)])
-    province_code = SelectField(_l("Province or city"), choices=[], validate_choice=True)
+    province_code = SelectField(_l("Province or city"), choices=[], default="")
     cluster_name = StringField(_l("Industrial park or cluster"), [Optional(), Length(max=200)])
     phone = StringField(_l("Phone"), [Optional(), Length(max=30)])
     website = StringField(_l("Website"), [Optional(), Length(max=300)])
@@ -258,4 +258,25 @@ class SheetForm(FlaskForm):
     )
     labels_across = IntegerField(
         _l("Labels across the roll"), [Optional(), NumberRange(min=1, max=10)], default=1
+    )
+
+
+class DetectionForm(FlaskForm):
+    """Copy-detection thresholds; the lower bounds keep honest buyers from being flagged."""
+
+    max_scans = IntegerField(
+        _l("Checks before a stamp looks copied"),
+        [InputRequired(REQUIRED), NumberRange(min=9, max=10_000)],
+    )
+    max_speed_kmh = IntegerField(
+        _l("Fastest plausible travel between two checks (km/h)"),
+        [InputRequired(REQUIRED), NumberRange(min=50, max=2_000)],
+    )
+    max_clients = IntegerField(
+        _l("Different phones or networks before a stamp looks copied"),
+        [InputRequired(REQUIRED), NumberRange(min=2, max=1_000)],
+    )
+    after_claim_allowance = IntegerField(
+        _l("Checks by others allowed after the first buyer's PIN claim"),
+        [InputRequired(REQUIRED), NumberRange(min=0, max=1_000)],
     )
