@@ -58,12 +58,14 @@ def init() -> None:
     """Create or upgrade the database schema and create any missing keys. Idempotent."""
     from traceqr.db import upgrade_schema
     from traceqr.services.businesses import ensure_signing_keys
+    from traceqr.services.service_keys import ensure_service_key
     from traceqr.state import utcnow
 
     with open_state(migrate_if_empty=False) as state:
         upgrade_schema(state.database)
         with state.database.session() as session:
             created = ensure_signing_keys(session, state.keystore, utcnow())
+            ensure_service_key(session, state.keystore, utcnow())
         note(f"Schema is up to date in {state.settings.database_url.split('@')[-1]}.")
         note(f"Instance folder: {state.settings.instance_path}")
     if created:
@@ -254,6 +256,88 @@ def verify(text: str, keys_file: str | None, as_json: bool) -> None:
     else:
         click.echo(f"NOT VALID: {result['message']} ({result['reason']})")
     sys.exit(0 if result["valid"] else 1)
+
+
+# --- inspectors and documents ------------------------------------------------------------------
+
+
+@main.group()
+def inspector() -> None:
+    """Market inspectors' accounts."""
+
+
+@inspector.command("create")
+@click.option("--email", required=True)
+@click.option("--name", required=True)
+@click.option("--password", default=None, help="10+ characters")
+@click.option("--province", "provinces", multiple=True, help="Province code it covers (repeat)")
+def inspector_create(
+    email: str, name: str, password: str | None, provinces: tuple[str, ...]
+) -> None:
+    """Create an inspector account (they sign in at /inspect)."""
+    from traceqr.services.officials import create_official
+    from traceqr.state import utcnow
+
+    try:
+        with open_state() as state, state.database.session() as session:
+            official = create_official(
+                session,
+                email=email,
+                name=name,
+                role="inspector",
+                password=password,
+                provinces=list(provinces),
+                now=utcnow(),
+            )
+            official_id = official.id
+    except TraceQRError as exc:
+        fail(exc.message)
+    note(f"Inspector {official_id} created: {email}. They sign in at /inspect/login.")
+    click.echo(official_id)
+
+
+@main.command("verify-document")
+@click.argument("path", type=click.Path(dir_okay=False))
+@click.option("--keys", "keys_file", default=None, help="A JWKS file; else the instance's keys")
+def verify_document_command(path: str, keys_file: str | None) -> None:
+    """Check a signed case file (JSON, or the PDF that carries it). Exit 0 if it holds."""
+    from traceqr.domain.documents import DocumentError, verify_document
+    from traceqr.domain.keys import KeyFormatError, KeyRing
+
+    try:
+        raw = Path(path).read_bytes()
+    except OSError as exc:
+        fail(f"cannot read {path}: {exc}", 2)
+    if raw.startswith(b"%PDF"):
+        from traceqr.services.case_pdf import attached_case_file
+
+        attached = attached_case_file(raw)
+        if attached is None:
+            fail(f"{path} carries no signed case file", 1)
+        raw = attached
+    try:
+        document = json.loads(raw)
+    except ValueError:
+        fail(f"{path} is not JSON", 2)
+    if keys_file is not None:
+        try:
+            ring = KeyRing.from_jwks(
+                json.loads(Path(keys_file).read_text(encoding="utf-8")), role="service"
+            )
+        except (OSError, ValueError, KeyFormatError) as exc:
+            fail(f"{keys_file} is not a usable JWKS: {exc}", 2)
+    else:
+        from traceqr.services.registry import public_key_ring
+
+        with open_state() as state, state.database.session() as session:
+            everything = public_key_ring(session).to_jwks()
+        ring = KeyRing.from_jwks(everything, role="service")
+    try:
+        kid = verify_document(document, ring)
+    except DocumentError as exc:
+        click.echo(f"NOT VALID: {exc}")
+        sys.exit(1)
+    click.echo(f"VALID: signed by the service key {kid}; nothing was changed.")
 
 
 # --- serving and demo ------------------------------------------------------------------------

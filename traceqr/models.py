@@ -434,3 +434,32 @@ class CaseNote(Base):
     text: Mapped[str | None] = mapped_column(Text)
     photo: Mapped[str | None] = mapped_column(String(80))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class ServiceKey(Base):
+    """The service's own Ed25519 keys: they sign case files (and certify business keys)."""
+
+    __tablename__ = "service_keys"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    kid: Mapped[bytes] = mapped_column(LargeBinary(4), unique=True)
+    public_key: Mapped[bytes] = mapped_column(LargeBinary(32))
+    purpose: Mapped[str] = mapped_column(String(32), comment="documents: case files, reports")
+    status: Mapped[str] = mapped_column(String(16), comment="active or retired")
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    retired_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class Flag(Base):
+    """An inspector's flag on a stamp or batch: who, when, why; lifted flags are kept."""
+
+    __tablename__ = "flags"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    stamp_id: Mapped[int | None] = mapped_column(ForeignKey("stamps.id"), index=True)
+    batch_id: Mapped[int | None] = mapped_column(ForeignKey("batches.id"), index=True)
+    official_id: Mapped[int] = mapped_column(ForeignKey("officials.id"))
+    reason: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    lifted_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    lifted_by: Mapped[int | None] = mapped_column(ForeignKey("officials.id"))

@@ -215,13 +215,17 @@ class KeyRing:
         return {"keys": [key.to_jwk() for key in self]}
 
     @classmethod
-    def from_jwks(cls, document: Any) -> KeyRing:
+    def from_jwks(cls, document: Any, role: str = "business") -> KeyRing:
+        """The keys of a JWKS that sign stamps (``role="business"``, the default) or the
+        service's document keys (``role="service"``)."""
         if not isinstance(document, dict) or not isinstance(document.get("keys"), list):
             raise KeyFormatError('a JWKS is a JSON object with a "keys" array')
         ring = cls()
         for jwk in document["keys"]:
             if isinstance(jwk, dict) and (jwk.get("kty"), jwk.get("crv")) != ("OKP", "Ed25519"):
                 continue  # other key types may share a JWKS; they never sign stamps
+            if isinstance(jwk, dict) and jwk.get("traceqr_role", "business") != role:
+                continue
             ring.add(PublicKey.from_jwk(jwk))
         return ring
 

@@ -101,3 +101,28 @@ def svg_text(symbol: QRSymbol, module_mm: float | None = None) -> str:
         f'<rect width="{size}" height="{size}" fill="#fff"/>'
         f'<path fill="#000" d="{"".join(parts)}"/></svg>'
     )
+
+
+def decode_qr_texts(image_data: bytes, max_pixels: int = 40_000_000) -> list[str]:
+    """Every QR code zxing-cpp finds in a photo, in reading order, duplicates removed.
+
+    A photo of a shelf may hold several stamps. Large photos are also tried at a smaller
+    size, which helps the detector with printed codes photographed close up.
+    """
+    from PIL import Image, ImageOps
+
+    with Image.open(io.BytesIO(image_data)) as opened:
+        if opened.width * opened.height > max_pixels:
+            raise ValueError("the image has too many pixels")
+        image = ImageOps.exif_transpose(opened).convert("L")
+    found: dict[str, None] = {}
+    attempts = [image]
+    if max(image.size) > 1600:
+        smaller = image.copy()
+        smaller.thumbnail((1600, 1600))
+        attempts.append(smaller)
+    for attempt in attempts:
+        for result in zxingcpp.read_barcodes(attempt, formats=zxingcpp.BarcodeFormat.QRCode):
+            if result.valid and result.text:
+                found.setdefault(result.text, None)
+    return list(found)

@@ -7,7 +7,7 @@ from flask_wtf.csrf import CSRFProtect
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from traceqr.state import AppState
-from traceqr.web import api, errors, i18n, offline, portal, public, ratelimit, security
+from traceqr.web import api, errors, i18n, inspector, offline, portal, public, ratelimit, security
 from traceqr.web.context import close_db_session
 from traceqr.web.converters import IdConverter
 from traceqr.web.wording import template_helpers
@@ -27,6 +27,7 @@ def init_web(app: Flask) -> None:
     app.register_blueprint(public.blueprint)
     app.register_blueprint(api.blueprint, url_prefix="/api/v1")
     app.register_blueprint(offline.blueprint)
+    app.register_blueprint(inspector.blueprint)
     portal.init_app(app)
     csrf = CSRFProtect(app)
     csrf.exempt(api.blueprint)  # the API authenticates every call with a bearer key

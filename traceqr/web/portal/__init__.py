@@ -12,8 +12,9 @@ from flask_login import LoginManager
 from werkzeug.wrappers import Response
 
 from traceqr.services.accounts import load_session_user
+from traceqr.services.officials import load_session_official
 from traceqr.web.context import db_session
-from traceqr.web.portal.support import PortalUser
+from traceqr.web.portal.support import OfficialUser, PortalUser
 
 blueprint = Blueprint("portal", __name__, url_prefix="/portal")
 
@@ -25,12 +26,17 @@ def init_app(app: Flask) -> None:
     login_manager.session_protection = "strong"
 
     @login_manager.user_loader
-    def load_user(session_id: str) -> PortalUser | None:
+    def load_user(session_id: str) -> PortalUser | OfficialUser | None:
+        if session_id.startswith("o:"):
+            official = load_session_official(db_session(), session_id)
+            return OfficialUser(official) if official is not None else None
         user = load_session_user(db_session(), session_id)
         return PortalUser(user) if user is not None else None
 
     @login_manager.unauthorized_handler
     def unauthorized() -> Response:
+        if request.path.startswith("/inspect"):
+            return redirect(url_for("inspector.login", next=request.full_path.rstrip("?")))
         return redirect(url_for("portal.login", next=request.full_path.rstrip("?")))
 
     login_manager.init_app(app)

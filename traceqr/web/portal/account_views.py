@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from flask import abort, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
-from flask_login import login_required
 from sqlalchemy import select
 from werkzeug.wrappers import Response
 
@@ -34,6 +33,7 @@ from traceqr.web.portal.support import (
     USER_ERRORS,
     blank_to_none,
     business_id,
+    business_login_required,
     me,
     owner_required,
     show_error,
@@ -53,7 +53,7 @@ PROFILE_FIELDS = (
 
 
 @blueprint.route("/profile", methods=["GET", "POST"])
-@login_required
+@business_login_required
 def profile() -> Response | str:
     business = get_business(db_session(), business_id())
     form = ProfileForm(obj=business)
@@ -84,7 +84,7 @@ def profile() -> Response | str:
 
 
 @blueprint.route("/team", methods=["GET", "POST"])
-@login_required
+@business_login_required
 @owner_required
 def team() -> Response | str:
     form = InviteForm()
@@ -126,7 +126,7 @@ def team() -> Response | str:
 
 
 @blueprint.post("/team/<id:user_id>/role")
-@login_required
+@business_login_required
 @owner_required
 def change_role(user_id: int) -> Response:
     form = RoleForm()
@@ -142,7 +142,7 @@ def change_role(user_id: int) -> Response:
 
 
 @blueprint.post("/team/<id:user_id>/remove")
-@login_required
+@business_login_required
 @owner_required
 def remove_member(user_id: int) -> Response:
     if ConfirmForm().validate_on_submit():
@@ -180,7 +180,7 @@ def _keys_page(form: ApiKeyForm, new_key: str | None = None) -> str:
 
 
 @blueprint.route("/keys", methods=["GET", "POST"])
-@login_required
+@business_login_required
 @owner_required
 def keys() -> str:
     form = ApiKeyForm()
@@ -200,7 +200,7 @@ def keys() -> str:
 
 
 @blueprint.post("/keys/api/<id:key_id>/revoke")
-@login_required
+@business_login_required
 @owner_required
 def revoke_api_key(key_id: int) -> Response:
     if ConfirmForm().validate_on_submit():
@@ -215,7 +215,7 @@ def revoke_api_key(key_id: int) -> Response:
 
 
 @blueprint.post("/keys/signing/rotate")
-@login_required
+@business_login_required
 @owner_required
 def rotate_key() -> Response:
     if ConfirmForm().validate_on_submit():
@@ -233,7 +233,7 @@ def rotate_key() -> Response:
 
 
 @blueprint.route("/settings/detection", methods=["GET", "POST"])
-@login_required
+@business_login_required
 @owner_required
 def detection_settings() -> Response | str:
     business = get_business(db_session(), business_id())
@@ -262,7 +262,7 @@ def detection_settings() -> Response | str:
 
 
 @blueprint.get("/reports")
-@login_required
+@business_login_required
 def reports() -> str:
     return render_template(
         "portal/reports.html", reports=reports_for_business(db_session(), business_id())

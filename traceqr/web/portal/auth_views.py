@@ -6,7 +6,7 @@ from urllib.parse import urlsplit
 
 from flask import flash, redirect, render_template, request, session, url_for
 from flask_babel import gettext as _
-from flask_login import current_user, login_required, login_user, logout_user
+from flask_login import current_user, login_user, logout_user
 from werkzeug.wrappers import Response
 
 from traceqr.services import accounts
@@ -19,7 +19,13 @@ from traceqr.web.portal.forms import (
     SetPasswordForm,
     SignupForm,
 )
-from traceqr.web.portal.support import USER_ERRORS, PortalUser, me, show_error
+from traceqr.web.portal.support import (
+    USER_ERRORS,
+    PortalUser,
+    business_login_required,
+    me,
+    show_error,
+)
 from traceqr.web.ratelimit import limited
 
 
@@ -27,16 +33,11 @@ def links() -> accounts.LinkSigner:
     return accounts.LinkSigner(state().settings.secret_key)
 
 
-def safe_next(target: str | None) -> str:
-    """Only paths inside the portal: never an open redirect."""
-    if (
-        target
-        and target.startswith("/portal")
-        and not urlsplit(target).netloc
-        and "\\" not in target
-    ):
+def safe_next(target: str | None, area: str = "/portal", fallback: str = "portal.dashboard") -> str:
+    """Only paths inside ``area``: never an open redirect."""
+    if target and target.startswith(area) and not urlsplit(target).netloc and "\\" not in target:
         return target
-    return url_for("portal.dashboard")
+    return url_for(fallback)
 
 
 def sign_in(user: accounts.User) -> None:
@@ -77,7 +78,7 @@ def signup() -> Response | str:
 @blueprint.route("/login", methods=["GET", "POST"])
 @limited("login")
 def login() -> Response | str:
-    if current_user.is_authenticated:
+    if isinstance(current_user._get_current_object(), PortalUser):  # noqa: SLF001
         return redirect(url_for("portal.dashboard"))
     form = LoginForm()
     if form.validate_on_submit():
@@ -159,7 +160,7 @@ def accept_invite(token: str) -> Response | str:
 
 
 @blueprint.route("/account/password", methods=["GET", "POST"])
-@login_required
+@business_login_required
 def change_password() -> Response | str:
     form = ChangePasswordForm()
     if form.validate_on_submit():

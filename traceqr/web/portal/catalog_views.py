@@ -6,7 +6,6 @@ from typing import Any
 
 from flask import flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
-from flask_login import login_required
 from werkzeug.wrappers import Response
 
 from traceqr.domain.dates import format_vn_date, parse_typed_date
@@ -27,6 +26,7 @@ from traceqr.web.portal.support import (
     USER_ERRORS,
     blank_to_none,
     business_id,
+    business_login_required,
     page_number,
     show_error,
 )
@@ -53,7 +53,7 @@ def typed_date(value: str | None, field: str, *, month_only_allowed: bool = Fals
 
 
 @blueprint.get("/products")
-@login_required
+@business_login_required
 def products() -> str:
     search = request.args.get("q", "")[:100]
     listing = catalog.list_products(db_session(), business_id(), page_number(), search=search)
@@ -61,7 +61,7 @@ def products() -> str:
 
 
 @blueprint.route("/products/new", methods=["GET", "POST"])
-@login_required
+@business_login_required
 def new_product() -> Response | str:
     form = ProductForm()
     if form.validate_on_submit():
@@ -83,7 +83,7 @@ def new_product() -> Response | str:
 
 
 @blueprint.route("/products/<id:product_id>/edit", methods=["GET", "POST"])
-@login_required
+@business_login_required
 def edit_product(product_id: int) -> Response | str:
     product = catalog.get_product(db_session(), business_id(), product_id)
     form = ProductForm(obj=product)
@@ -107,7 +107,7 @@ def edit_product(product_id: int) -> Response | str:
 
 
 @blueprint.get("/products/<id:product_id>")
-@login_required
+@business_login_required
 def product(
     product_id: int, image_form: ImageForm | None = None, cert_form: CertificationForm | None = None
 ) -> str:
@@ -129,7 +129,7 @@ def product(
 
 
 @blueprint.post("/products/<id:product_id>/images")
-@login_required
+@business_login_required
 def add_image(product_id: int) -> Response | str:
     form = ImageForm()
     catalog.get_product(db_session(), business_id(), product_id)
@@ -154,7 +154,7 @@ def add_image(product_id: int) -> Response | str:
 
 
 @blueprint.post("/products/<id:product_id>/images/<id:image_id>/remove")
-@login_required
+@business_login_required
 def remove_image(product_id: int, image_id: int) -> Response:
     if ConfirmForm().validate_on_submit():
         catalog.remove_product_image(db_session(), business_id(), product_id, image_id)
@@ -164,7 +164,7 @@ def remove_image(product_id: int, image_id: int) -> Response:
 
 
 @blueprint.post("/products/<id:product_id>/certifications")
-@login_required
+@business_login_required
 def add_certification(product_id: int) -> Response | str:
     form = CertificationForm()
     catalog.get_product(db_session(), business_id(), product_id)
@@ -192,7 +192,7 @@ def add_certification(product_id: int) -> Response | str:
 
 
 @blueprint.post("/products/<id:product_id>/certifications/<id:certification_id>/remove")
-@login_required
+@business_login_required
 def remove_certification(product_id: int, certification_id: int) -> Response:
     if ConfirmForm().validate_on_submit():
         catalog.remove_certification(db_session(), business_id(), product_id, certification_id)
@@ -218,14 +218,14 @@ def batch_data(form: BatchForm) -> dict[str, Any]:
 
 
 @blueprint.get("/batches")
-@login_required
+@business_login_required
 def batches() -> str:
     listing = catalog.list_batches(db_session(), business_id(), page_number())
     return render_template("portal/batches.html", listing=listing)
 
 
 @blueprint.route("/products/<id:product_id>/batches/new", methods=["GET", "POST"])
-@login_required
+@business_login_required
 def new_batch(product_id: int) -> Response | str:
     item = catalog.get_product(db_session(), business_id(), product_id)
     form = BatchForm()
@@ -245,7 +245,7 @@ def new_batch(product_id: int) -> Response | str:
 
 
 @blueprint.route("/batches/<id:batch_id>/edit", methods=["GET", "POST"])
-@login_required
+@business_login_required
 def edit_batch(batch_id: int) -> Response | str:
     session = db_session()
     batch = catalog.get_batch(session, business_id(), batch_id)

@@ -5,7 +5,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from flask import redirect, render_template, url_for
-from flask_login import login_required
 from werkzeug.wrappers import Response
 
 from traceqr.domain.dates import VIETNAM_TZ
@@ -14,7 +13,7 @@ from traceqr.services import dashboard as dashboard_service
 from traceqr.services.jobs import recent_jobs
 from traceqr.web.context import db_session, now
 from traceqr.web.portal import blueprint
-from traceqr.web.portal.support import business_id
+from traceqr.web.portal.support import business_id, business_login_required
 
 CHART_WIDTH, CHART_HEIGHT = 600, 160
 
@@ -50,7 +49,7 @@ def chart_bars(days: list[dashboard_service.DayCount]) -> tuple[list[Bar], int]:
 
 
 @blueprint.get("/")
-@login_required
+@business_login_required
 def dashboard() -> str:
     today = now().astimezone(VIETNAM_TZ).date()
     data = dashboard_service.dashboard(db_session(), business_id(), today)

@@ -11,7 +11,6 @@ from typing import Any
 
 from flask import abort, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
-from flask_login import login_required
 from werkzeug.wrappers import Response
 
 from traceqr.domain.dates import iso_vietnam
@@ -31,7 +30,13 @@ from traceqr.web.downloads import csv_response, file_response, fixed_csv_fields,
 from traceqr.web.portal import blueprint
 from traceqr.web.portal.catalog_views import readiness_of
 from traceqr.web.portal.forms import ConfirmForm, IssueForm, RecallForm, RevokeForm, SheetForm
-from traceqr.web.portal.support import USER_ERRORS, business_id, me, show_error
+from traceqr.web.portal.support import (
+    USER_ERRORS,
+    business_id,
+    business_login_required,
+    me,
+    show_error,
+)
 
 PAPERS = ("A4", "A5", "letter")
 
@@ -60,13 +65,13 @@ def batch_page(
 
 
 @blueprint.get("/batches/<id:batch_id>")
-@login_required
+@business_login_required
 def batch(batch_id: int) -> str:
     return batch_page(batch_id)
 
 
 @blueprint.post("/batches/<id:batch_id>/issue")
-@login_required
+@business_login_required
 def issue(batch_id: int) -> Response | str:
     form = IssueForm()
     session = db_session()
@@ -110,19 +115,19 @@ def job_view(job_id: int) -> dict[str, Any]:
 
 
 @blueprint.get("/jobs/<id:job_id>")
-@login_required
+@business_login_required
 def job(job_id: int) -> str:
     return render_template("portal/job.html", job=job_view(job_id))
 
 
 @blueprint.get("/jobs/<id:job_id>.json")
-@login_required
+@business_login_required
 def job_json(job_id: int) -> dict[str, Any]:
     return job_view(job_id)
 
 
 @blueprint.post("/batches/<id:batch_id>/activate")
-@login_required
+@business_login_required
 def activate(batch_id: int) -> Response:
     if ConfirmForm().validate_on_submit():
         changed = stamps.activate_batch(db_session(), business_id(), batch_id, now())
@@ -132,7 +137,7 @@ def activate(batch_id: int) -> Response:
 
 
 @blueprint.post("/batches/<id:batch_id>/revoke")
-@login_required
+@business_login_required
 def revoke(batch_id: int) -> Response | str:
     form = RevokeForm()
     session = db_session()
@@ -173,7 +178,7 @@ def revoke(batch_id: int) -> Response | str:
 
 
 @blueprint.post("/batches/<id:batch_id>/recall")
-@login_required
+@business_login_required
 def recall(batch_id: int) -> Response | str:
     form = RecallForm()
     if not form.validate_on_submit():
@@ -190,7 +195,7 @@ def recall(batch_id: int) -> Response | str:
 
 
 @blueprint.get("/batches/<id:batch_id>/stamps")
-@login_required
+@business_login_required
 def batch_stamps(batch_id: int) -> str:
     item = catalog.get_batch(db_session(), business_id(), batch_id)
     after = request.args.get("after", "0")
@@ -282,7 +287,7 @@ def _sheet_stamps(item: Batch, limit: int | None = None) -> Iterator[SheetStamp]
 
 
 @blueprint.get("/batches/<id:batch_id>/sheet")
-@login_required
+@business_login_required
 def sheet_designer(batch_id: int) -> str:
     item, product, business, form, layout = _sheet_inputs(batch_id)
     query = request.query_string.decode("ascii", "replace")
@@ -298,7 +303,7 @@ def sheet_designer(batch_id: int) -> str:
 
 
 @blueprint.get("/batches/<id:batch_id>/sheet/preview.png")
-@login_required
+@business_login_required
 def sheet_preview(batch_id: int) -> Response:
     from traceqr.domain.sheet import render_preview_png
 
@@ -320,7 +325,7 @@ def sheet_preview(batch_id: int) -> Response:
 
 
 @blueprint.get("/batches/<id:batch_id>/sheet.pdf")
-@login_required
+@business_login_required
 def sheet_pdf(batch_id: int) -> Response | str:
     from traceqr.domain.sheet import render_sheet
 
@@ -358,7 +363,7 @@ def sheet_pdf(batch_id: int) -> Response | str:
 
 
 @blueprint.get("/batches/<id:batch_id>/stamps.csv")
-@login_required
+@business_login_required
 def stamps_csv(batch_id: int) -> Response:
     session = db_session()
     item = catalog.get_batch(session, business_id(), batch_id)
@@ -367,7 +372,7 @@ def stamps_csv(batch_id: int) -> Response:
 
 
 @blueprint.get("/batches/<id:batch_id>/print-pack.zip")
-@login_required
+@business_login_required
 def print_pack(batch_id: int) -> Response:
     from traceqr.domain.print_pack import write_print_pack
 

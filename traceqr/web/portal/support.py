@@ -6,13 +6,13 @@ from collections.abc import Callable
 from functools import wraps
 from typing import Any, TypeVar
 
-from flask import abort, flash, request
+from flask import abort, current_app, flash, request
 from flask_babel import gettext
 from flask_login import current_user
 from flask_wtf import FlaskForm
 
 from traceqr.errors import Conflict, TraceQRError, ValidationError
-from traceqr.models import User
+from traceqr.models import Official, User
 
 F = TypeVar("F", bound=Callable[..., Any])
 # Errors a person fixes in the form. NotFound and Forbidden are not caught: they become
@@ -36,6 +36,33 @@ class PortalUser:
     @property
     def is_owner(self) -> bool:
         return self.user.role == "owner"
+
+
+class OfficialUser:
+    """An inspector or authority officer, signed in through /inspect."""
+
+    is_authenticated = True
+    is_active = True
+    is_anonymous = False
+    is_owner = False
+
+    def __init__(self, official: Official) -> None:
+        self.official = official
+
+    def get_id(self) -> str:
+        return f"o:{self.official.id}:{self.official.session_version}"
+
+
+def business_login_required(view: F) -> F:
+    """Portal pages: a business user must be signed in (an inspector is sent to sign in)."""
+
+    @wraps(view)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        if not isinstance(current_user._get_current_object(), PortalUser):
+            return current_app.login_manager.unauthorized()  # type: ignore[attr-defined]
+        return view(*args, **kwargs)
+
+    return wrapper  # type: ignore[return-value]
 
 
 def me() -> User:
