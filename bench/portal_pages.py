@@ -47,7 +47,7 @@ from traceqr import create_app
 from traceqr.db import upgrade_schema
 from traceqr.domain.dates import VIETNAM_TZ
 from traceqr.domain.provinces import all_provinces
-from traceqr.models import Batch, ScanDaily, SigningKey, Stamp, User
+from traceqr.models import Batch, Report, ScanDaily, SigningKey, Stamp, User
 from traceqr.services.issuance import issue_stamps
 from traceqr.state import AppState
 
@@ -67,6 +67,8 @@ STATUSES = (  # status, reasons, share of scans
     ("invalid", "bad_signature", 0.015),
     ("unregistered", "no_record", 0.005),
 )
+REPORT_SHARE = 0.1  # of the scans that warned: shoppers who then report where they bought it
+SHOPS = ("Tạp hoá Minh Châu", "Cửa hàng Gốm Việt", "Chợ Đồng Xuân, sạp 12", "Shop online")
 SCAN_COLUMNS = (
     "stamp_id",
     "business_id",
@@ -336,6 +338,8 @@ def write_scans(engine: Engine, world: World, count: int) -> None:
         ids = stamp_ids(connection)
     assert kid is not None
     daily: Counter[tuple[Any, str, str]] = Counter()
+    reports: list[dict[str, Any]] = []
+    pick_report = random.Random(7)
     columns = ", ".join(SCAN_COLUMNS)
     postgres = engine.dialect.name == "postgresql"
     started = time.perf_counter()
@@ -343,6 +347,19 @@ def write_scans(engine: Engine, world: World, count: int) -> None:
     for rows in scan_rows(count, world.business_id, kid, ids, now):
         for row in rows:
             daily[(row[2].astimezone(VIETNAM_TZ).date(), row[3], row[8] or "")] += 1
+            if row[3] != "genuine" and pick_report.random() < REPORT_SHARE:
+                reports.append(
+                    {
+                        "stamp_id": row[0],
+                        "business_id": world.business_id,
+                        "status_at_report": row[3],
+                        "shop_name": pick_report.choice(SHOPS),
+                        "province_code": row[8],
+                        "note": "Tem quét ra cảnh báo",
+                        "ip_hash": row[9],
+                        "created_at": row[2] + timedelta(minutes=3),
+                    }
+                )
         with engine.begin() as connection:
             if postgres:
                 raw = connection.connection.driver_connection
@@ -373,7 +390,9 @@ def write_scans(engine: Engine, world: World, count: int) -> None:
                 for (day, status, place), n in sorted(daily.items())
             ],
         )
-    say(f"  scan_daily: {len(daily):,} rows")
+        if reports:
+            connection.execute(insert(Report.__table__), reports)
+    say(f"  scan_daily: {len(daily):,} rows; shopper reports: {len(reports):,}")
     with engine.begin() as connection:
         started = time.perf_counter()
         changed = connection.execute(
@@ -480,6 +499,8 @@ def pages(world: World) -> list[tuple[str, str, bool]]:
         ("profile", "/portal/profile"),
         ("team", "/portal/team"),
         ("keys", "/portal/keys"),
+        ("copy-detection settings", "/portal/settings/detection"),
+        ("shopper reports", "/portal/reports"),
         ("change password form", "/portal/account/password"),
     ]
     loaded_by_pages = [

@@ -258,6 +258,81 @@ def verify(text: str, keys_file: str | None, as_json: bool) -> None:
     sys.exit(0 if result["valid"] else 1)
 
 
+# --- scans ---------------------------------------------------------------------------------------
+
+
+@main.group()
+def scans() -> None:
+    """Scan records: personal data retention and alarms."""
+
+
+@scans.command("purge")
+@click.option("--days", type=int, default=None, help="Retention in days (default: settings)")
+def scans_purge(days: int | None) -> None:
+    """Remove client details from checks older than the retention period (run daily)."""
+    from traceqr.services.retention import purge_personal_data
+    from traceqr.state import utcnow
+
+    with open_state() as state, state.database.session() as session:
+        keep = days if days is not None else state.settings.scan_retention_days
+        if keep < 1:
+            fail("--days must be at least 1", 2)
+        result = purge_personal_data(session, utcnow(), keep)
+    note(
+        f"Removed client details from {result.scans} checks and {result.reports} reports "
+        f"older than {result.before:%Y-%m-%d}."
+    )
+
+
+@scans.command("alarms")
+@click.option("--days", type=int, default=7, show_default=True)
+@click.option("--json", "as_json", is_flag=True)
+def scans_alarms(days: int, as_json: bool) -> None:
+    """Checks the operator must look at: valid signatures with no stamp (stolen or forged
+    stamps) and forged signatures under a known key."""
+    from datetime import timedelta
+
+    from sqlalchemy import select
+
+    from traceqr.models import Business, Scan
+    from traceqr.state import utcnow
+
+    since = utcnow() - timedelta(days=days)
+    with open_state() as state, state.database.session() as session:
+        rows = session.execute(
+            select(Scan, Business.name)
+            .outerjoin(Business, Business.id == Scan.business_id)
+            .where(
+                Scan.scanned_at >= since,
+                Scan.status.in_(("unregistered", "invalid")),
+                Scan.business_id.is_not(None),
+            )
+            .order_by(Scan.id.desc())
+            .limit(1000)
+        ).all()
+        alarms = [
+            {
+                "at": scan.scanned_at.isoformat(),
+                "status": scan.status,
+                "reasons": scan.reasons,
+                "business": name,
+                "kid": scan.kid.hex() if scan.kid else None,
+                "serial": scan.serial.hex() if scan.serial else None,
+                "province": scan.province_code,
+            }
+            for scan, name in rows
+        ]
+    if as_json:
+        click.echo(json.dumps(alarms, ensure_ascii=False))
+        return
+    for alarm in alarms:
+        click.echo(
+            f"{alarm['at']}  {alarm['status']:<12} {alarm['reasons']:<14} "
+            f"{alarm['business']}  kid {alarm['kid']}  serial {alarm['serial']}"
+        )
+    note(f"{len(alarms)} alarm(s) in the last {days} days.")
+
+
 # --- inspectors and documents ------------------------------------------------------------------
 
 

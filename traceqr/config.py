@@ -36,6 +36,8 @@ class Settings:
     report_rate_limit: str = "5 per minute; 30 per day"
     max_stamps_per_request: int = 100_000
     smtp_url: str | None = None
+    scan_retention_days: int = 180  # then a check keeps its verdict and province, not its client
+    address_hash_rotation: str = "never"  # never, monthly or daily: see docs/privacy.md
     max_upload_bytes: int = 5 * 1024 * 1024
     extra: dict[str, Any] = field(default_factory=dict)
 
@@ -129,6 +131,16 @@ def load_settings(
     except ValueError as exc:
         raise ConfigError("TRACEQR_TRUST_PROXY must be a number of proxies (0, 1, …)") from exc
 
+    try:
+        retention = int(env.get("TRACEQR_SCAN_RETENTION_DAYS", "180"))
+    except ValueError as exc:
+        raise ConfigError("TRACEQR_SCAN_RETENTION_DAYS must be a number of days") from exc
+    if retention < 1:
+        raise ConfigError("TRACEQR_SCAN_RETENTION_DAYS must be at least 1")
+    rotation = env.get("TRACEQR_ADDRESS_HASH_ROTATION", "never").strip().lower()
+    if rotation not in ("never", "monthly", "daily"):
+        raise ConfigError("TRACEQR_ADDRESS_HASH_ROTATION must be never, monthly or daily")
+
     settings = Settings(
         instance_path=instance_path,
         database_url=database_url,
@@ -139,6 +151,8 @@ def load_settings(
         master_keys=master_keys,
         trust_proxy=trust_proxy,
         smtp_url=env.get("TRACEQR_SMTP_URL") or None,
+        scan_retention_days=retention,
+        address_hash_rotation=rotation,
     )
     known = {f for f in Settings.__dataclass_fields__}
     direct = {k: v for k, v in overrides.items() if k in known}

@@ -67,7 +67,12 @@ class AppState:
             settings=settings,
             database=database,
             keystore=keystore,
-            verifier=VerificationService(database, settings.public_url, address_salt),
+            verifier=VerificationService(
+                database,
+                settings.public_url,
+                address_salt,
+                address_rotation=settings.address_hash_rotation,
+            ),
             jobs=JobRunner(database, keystore, pins, max_stamps=JOB_MAX_STAMPS),
             mailer=Mailer(settings.smtp_url),
             pins=pins,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+from datetime import date
 
 DEVICE_FAMILIES = ("android", "ios", "windows", "mac", "linux", "bot", "other")
 
@@ -28,8 +29,24 @@ def device_family(user_agent: str | None) -> str:
     return "other"
 
 
-def hash_client_address(address: str | None, salt: bytes) -> bytes | None:
-    """A keyed hash of a client address: equal addresses match, the address is not kept."""
+ROTATIONS = ("never", "monthly", "daily")
+
+
+def hash_client_address(address: str | None, salt: bytes, period: str = "") -> bytes | None:
+    """A keyed hash of a client address: equal addresses match, the address is not kept.
+
+    ``period`` (a month or a day, see :func:`salt_period`) changes the hash with time, so
+    that hashes from different periods cannot be linked at all.
+    """
     if not address:
         return None
-    return hmac.new(salt, address.encode("utf-8"), hashlib.sha256).digest()[:16]
+    return hmac.new(salt, f"{period}|{address}".encode(), hashlib.sha256).digest()[:16]
+
+
+def salt_period(rotation: str, when: date) -> str:
+    """The part of the hashing key that rotates: nothing, the month or the day."""
+    if rotation == "daily":
+        return when.isoformat()
+    if rotation == "monthly":
+        return when.strftime("%Y-%m")
+    return ""

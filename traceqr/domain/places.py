@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-
-from traceqr.domain.provinces import province
+from functools import cache
 
 EARTH_RADIUS_KM = 6371.0
 GEO_PRECISION = 1  # decimals kept of a shopper's position: 0.1 degree, about 11 km
@@ -33,12 +32,20 @@ def rounded(lat: float, lon: float) -> tuple[float, float]:
     return round(lat, GEO_PRECISION), round(lon, GEO_PRECISION)
 
 
+@cache
+def _province_places() -> dict[str, Place]:
+    from traceqr.domain.provinces import all_provinces
+
+    return {unit.code: Place(unit.lat, unit.lon) for unit in all_provinces()}
+
+
 def place_of(lat: float | None, lon: float | None, province_code: str | None) -> Place | None:
     """The best place known for a scan: the shopper's rounded position, else their province."""
     if lat is not None and lon is not None:
         return Place(lat, lon)
-    unit = province(province_code)
-    return Place(unit.lat, unit.lon) if unit is not None else None
+    if province_code is None:
+        return None
+    return _province_places().get(province_code)
 
 
 def nearest_province(lat: float, lon: float) -> str:

@@ -244,20 +244,25 @@ def rule_not_expired(facts: ScanFacts, policy: Policy) -> Finding | None:
     return None
 
 
-DEFAULT_RULES: tuple[Rule, ...] = (
+# What the signature and the registry say: the rules that name a stamp ours or not.
+RECORD_RULES: tuple[Rule, ...] = (
     rule_well_formed,
     rule_signed_by_known_key,
     rule_registered,
     rule_not_revoked,
     rule_not_recalled,
     rule_active,
+    rule_not_expired,
+)
+# How the stamp has been checked: the rules that catch copies of genuine stamps.
+COPY_RULES: tuple[Rule, ...] = (
     rule_scan_count,
     rule_plausible_travel,
     rule_few_clients,
     rule_not_claimed_elsewhere,
     rule_not_flagged,
-    rule_not_expired,
 )
+DEFAULT_RULES: tuple[Rule, ...] = RECORD_RULES + COPY_RULES
 
 
 @dataclass(frozen=True, slots=True)

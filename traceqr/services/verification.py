@@ -9,16 +9,17 @@ statements built once: the ORM costs too much here.
 
 from __future__ import annotations
 
+import logging
 import threading
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import bindparam, func, insert, select, update
+from sqlalchemy import bindparam, select
 from sqlalchemy.engine import Connection
 
 from traceqr.db import Database
-from traceqr.domain.clients import device_family, hash_client_address
+from traceqr.domain.clients import device_family, hash_client_address, salt_period
 from traceqr.domain.codec import normalize_crockford
 from traceqr.domain.dates import VIETNAM_TZ
 from traceqr.domain.keys import PublicKey
@@ -33,6 +34,8 @@ from traceqr.domain.stamp_format import (
     parse_serial,
 )
 from traceqr.domain.verification import (
+    DEFAULT_RULES,
+    RECORD_RULES,
     PastScan,
     Policy,
     ScanFacts,
@@ -46,11 +49,12 @@ from traceqr.models import (
     Business,
     Product,
     Scan,
-    ScanDaily,
     SigningKey,
     Stamp,
-    UTCDateTime,
 )
+from traceqr.services.scan_store import ScanStore
+
+log = logging.getLogger("traceqr.alarms")
 
 _stamps = Stamp.__table__
 _batches = Batch.__table__
@@ -58,91 +62,6 @@ _products = Product.__table__
 _businesses = Business.__table__
 _keys = SigningKey.__table__
 _scans = Scan.__table__
-
-# What a check reads of the stamp, counting the check (UPDATE … RETURNING) or not.
-_STAMP_FACTS = (
-    _stamps.c.id,
-    _stamps.c.batch_id,
-    _stamps.c.signing_key_id,
-    _stamps.c.seq,
-    _stamps.c.active,
-    _stamps.c.revoked_at,
-    _stamps.c.revoke_reason,
-    _stamps.c.scan_count,
-    _stamps.c.first_scan_at,
-    _stamps.c.claimed_at,
-    _stamps.c.claimed_by,
-    _stamps.c.flagged_at,
-    _stamps.c.flag_reason,
-    (_stamps.c.pin_hash.is_not(None)).label("has_pin"),
-)
-_BUMP_STAMP = (
-    update(_stamps)
-    .where(_stamps.c.serial == bindparam("b_serial"))
-    .values(
-        scan_count=_stamps.c.scan_count + 1,
-        first_scan_at=func.coalesce(_stamps.c.first_scan_at, bindparam("now", type_=UTCDateTime())),
-        last_scan_at=bindparam("now", type_=UTCDateTime()),
-    )
-    .returning(*_STAMP_FACTS)
-)
-# The same facts without counting a check: for inspectors' dossiers and for pages shown
-# again after a shopper adds a place, claims the PIN or reports a fake.
-_READ_STAMP = select(*_STAMP_FACTS).where(_stamps.c.serial == bindparam("b_serial"))
-
-# The one indexed read of the stamp's history that copy detection allows itself.
-RECENT_SCANS = 20
-_RECENT_SCANS = (
-    select(
-        _scans.c.scanned_at, _scans.c.province_code, _scans.c.lat, _scans.c.lon, _scans.c.ip_hash
-    )
-    .where(_scans.c.stamp_id == bindparam("stamp_id"))
-    .order_by(_scans.c.scanned_at.desc())
-    .limit(RECENT_SCANS)
-)
-
-_BATCH_VIEW = (
-    select(
-        _batches.c.id.label("batch_id"),
-        _batches.c.lot,
-        _batches.c.production_date,
-        _batches.c.expiry_date,
-        _batches.c.facility,
-        _batches.c.recalled_at,
-        _batches.c.recall_reason,
-        _batches.c.flagged_at.label("batch_flagged_at"),
-        _batches.c.flag_reason.label("batch_flag_reason"),
-        _products.c.id.label("product_id"),
-        _products.c.name.label("product_name"),
-        _products.c.gtin,
-        _products.c.brand,
-        _products.c.category,
-        _products.c.origin,
-        _products.c.description,
-        _products.c.standards,
-        _businesses.c.id.label("business_id"),
-        _businesses.c.name.label("business_name"),
-        _businesses.c.legal_name,
-        _businesses.c.tax_code,
-        _businesses.c.address_street,
-        _businesses.c.address_commune,
-        _businesses.c.province_code,
-        _businesses.c.cluster_name,
-        _businesses.c.phone,
-        _businesses.c.website,
-        _businesses.c.logo,
-        _businesses.c.policy_max_scans,
-        _businesses.c.policy_max_speed_kmh,
-        _businesses.c.policy_max_clients,
-        _businesses.c.policy_after_claim,
-    )
-    .select_from(
-        _batches.join(_products, _products.c.id == _batches.c.product_id).join(
-            _businesses, _businesses.c.id == _batches.c.business_id
-        )
-    )
-    .where(_batches.c.id == bindparam("batch_id"))
-)
 
 _FIND_BY_SERIAL = (
     select(_stamps.c.signature, _keys.c.kid)
@@ -163,33 +82,6 @@ _KEYS_BY_KID = (
     .select_from(_keys.join(_businesses, _businesses.c.id == _keys.c.business_id))
     .where(_keys.c.kid == bindparam("kid"))
 )
-
-_INSERT_SCAN = insert(_scans).returning(_scans.c.id)
-_daily = ScanDaily.__table__
-
-
-def _count_daily_statement(dialect: str) -> Any:
-    """``INSERT … ON CONFLICT DO UPDATE count = count + 1`` in the database's dialect."""
-    if dialect == "postgresql":
-        from sqlalchemy.dialects.postgresql import insert as upsert
-    else:
-        from sqlalchemy.dialects.sqlite import insert as upsert
-    statement = upsert(_daily).values(
-        business_id=bindparam("business_id"),
-        day=bindparam("day"),
-        status=bindparam("status"),
-        province_code=bindparam("province_code"),
-        count=1,
-    )
-    return statement.on_conflict_do_update(
-        index_elements=[
-            _daily.c.business_id,
-            _daily.c.day,
-            _daily.c.status,
-            _daily.c.province_code,
-        ],
-        set_={"count": _daily.c.count + 1},
-    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -246,14 +138,21 @@ class VerificationService:
         public_url: str,
         address_salt: bytes,
         policy: Policy | None = None,
+        *,
+        address_rotation: str = "never",
+        copy_detection: bool = True,
     ) -> None:
         self.database = database
         self.public_url = public_url
         self.address_salt = address_salt
+        self.address_rotation = address_rotation
+        # Off only to measure what copy detection costs (bench/verification.py).
+        self.copy_detection = copy_detection
+        self.rules = DEFAULT_RULES if copy_detection else RECORD_RULES
         self.policy = policy or Policy()
         self._keys: dict[bytes, list[KnownKey]] = {}
         self._lock = threading.Lock()
-        self._count_daily = _count_daily_statement(database.engine.dialect.name)
+        self.store = ScanStore(database.engine.dialect.name)
 
     # --- keys ------------------------------------------------------------------------------
 
@@ -291,10 +190,16 @@ class VerificationService:
         self, text: str, *, now: datetime, channel: str, client: ClientFacts | None = None
     ) -> Verification:
         client = client or ClientFacts()
-        client_hash = hash_client_address(client.address, self.address_salt)
+        client_hash = self.client_hash(client.address, now)
         with self.database.engine.begin() as connection:
             result = self._verify(connection, text, now, client, client_hash, count=True)
             scan_id = self._record_scan(connection, result, channel, client, client_hash)
+        if result.status is Status.UNREGISTERED:
+            log.warning(
+                "ALARM unregistered stamp: valid signature by key %s, serial %s, no record",
+                result.stamp.kid.hex() if result.stamp else "?",
+                result.stamp.serial.hex() if result.stamp else "?",
+            )
         return replace(result, scan_id=scan_id)
 
     def inspect(
@@ -302,12 +207,14 @@ class VerificationService:
     ) -> Verification:
         """The verdict as of ``now`` without recording a check: nothing is written."""
         client = client or ClientFacts()
-        client_hash = hash_client_address(client.address, self.address_salt)
+        client_hash = self.client_hash(client.address, now)
         with self.database.engine.connect() as connection:
             return self._verify(connection, text, now, client, client_hash, count=False)
 
-    def client_hash(self, address: str | None) -> bytes | None:
-        return hash_client_address(address, self.address_salt)
+    def client_hash(self, address: str | None, now: datetime) -> bytes | None:
+        """The keyed hash stored instead of the client's address (see docs/privacy.md)."""
+        period = salt_period(self.address_rotation, now.astimezone(VIETNAM_TZ).date())
+        return hash_client_address(address, self.address_salt, period)
 
     def _verify(
         self,
@@ -341,35 +248,32 @@ class VerificationService:
                 entered_as_short_code=short,
             )
 
-        statement = _BUMP_STAMP if count else _READ_STAMP
-        row = connection.execute(statement, {"b_serial": stamp.serial, "now": now}).first()
+        row = self.store.stamp(connection, stamp.serial, now, count=count)
         if row is None:
             facts = ScanFacts(now=now, signature_checked=True, key_known=True, signature_valid=True)
             return Verification(
                 evaluate(facts, self.policy), now, stamp=stamp, key=key, entered_as_short_code=short
             )
 
-        origin = dict(connection.execute(_BATCH_VIEW, {"batch_id": row.batch_id}).one()._mapping)
+        origin = self.store.batch_view(connection, row["batch_id"])
         recent = tuple(
-            PastScan(
-                at=scan.scanned_at,
-                place=place_of(scan.lat, scan.lon, scan.province_code),
-                client=scan.ip_hash,
+            PastScan(at=at, place=place_of(lat, lon, province_code), client=client_of_scan)
+            for at, province_code, lat, lon, client_of_scan in (
+                self.store.recent(connection, row["id"]) if self.copy_detection else ()
             )
-            for scan in connection.execute(_RECENT_SCANS, {"stamp_id": row.id})
         )
         record = StampRecord(
-            kid_matches=row.signing_key_id == key.db_id,
-            active=bool(row.active),
-            revoked=row.revoked_at is not None,
+            kid_matches=row["signing_key_id"] == key.db_id,
+            active=row["active"],
+            revoked=row["revoked_at"] is not None,
             recalled=origin["recalled_at"] is not None,
-            scan_count=row.scan_count,
-            first_scan_at=row.first_scan_at,
+            scan_count=row["scan_count"],
+            first_scan_at=row["first_scan_at"],
             expiry_date=origin["expiry_date"],
             recent=recent,
-            claimed_at=row.claimed_at,
-            claimed_by=row.claimed_by,
-            flagged=row.flagged_at is not None or origin["batch_flagged_at"] is not None,
+            claimed_at=row["claimed_at"],
+            claimed_by=row["claimed_by"],
+            flagged=row["flagged_at"] is not None or origin["batch_flagged_at"] is not None,
         )
         facts = ScanFacts(
             now=now,
@@ -382,21 +286,21 @@ class VerificationService:
             is_check=count,
         )
         return Verification(
-            evaluate(facts, business_policy(origin, self.policy)),
+            evaluate(facts, business_policy(origin, self.policy), self.rules),
             now,
             stamp=stamp,
             key=key,
             entered_as_short_code=short,
-            stamp_id=row.id,
-            scan_count=row.scan_count,
-            first_scan_at=row.first_scan_at,
-            seq=row.seq,
-            active=bool(row.active),
-            revoked_at=row.revoked_at,
-            revoke_reason=row.revoke_reason,
-            claimed_at=row.claimed_at,
-            has_pin=bool(row.has_pin),
-            flag_reason=row.flag_reason or origin["batch_flag_reason"],
+            stamp_id=row["id"],
+            scan_count=row["scan_count"],
+            first_scan_at=row["first_scan_at"],
+            seq=row["seq"],
+            active=row["active"],
+            revoked_at=row["revoked_at"],
+            revoke_reason=row["revoke_reason"],
+            claimed_at=row["claimed_at"],
+            has_pin=row["has_pin"],
+            flag_reason=row["flag_reason"] or origin["batch_flag_reason"],
             origin=origin if record.kid_matches else {},
         )
 
@@ -431,34 +335,26 @@ class VerificationService:
         business_id = result.origin.get("business_id") or (
             result.key.public.business_id if result.key else None
         )
-        scan_id: int = connection.execute(
-            _INSERT_SCAN,
-            {
-                "stamp_id": result.stamp_id,
-                "business_id": business_id,
-                "scanned_at": result.scanned_at,
-                "status": result.status.value,
-                "reasons": ",".join(result.verdict.reasons),
-                "channel": channel,
-                "kid": result.stamp.kid if result.stamp else None,
-                "serial": result.stamp.serial if result.stamp else None,
-                "province_code": client.province_code,
-                "lat": client.lat,
-                "lon": client.lon,
-                "ip_hash": client_hash,
-                "device": device_family(client.user_agent),
-            },
-        ).scalar_one()
+        values = (
+            result.stamp_id,
+            business_id,
+            result.scanned_at,
+            result.status.value,
+            ",".join(result.verdict.reasons),
+            channel,
+            result.stamp.kid if result.stamp else None,
+            result.stamp.serial if result.stamp else None,
+            client.province_code,
+            client.lat,
+            client.lon,
+            client_hash,
+            device_family(client.user_agent),
+        )
+        daily = None
         if business_id is not None:
-            connection.execute(
-                self._count_daily,
-                {
-                    "business_id": business_id,
-                    "day": result.scanned_at.astimezone(VIETNAM_TZ).date(),
-                    "status": result.status.value,
-                    "province_code": client.province_code or "",
-                },
-            )
+            day = result.scanned_at.astimezone(VIETNAM_TZ).date()
+            daily = (business_id, day, result.status.value, client.province_code or "")
+        scan_id = self.store.append(connection, values, daily)
         return scan_id
 
 

@@ -140,7 +140,7 @@ def stamp_claim(code: str) -> Response:
         state().pins,
         before.stamp.serial,
         form.pin.data or "",
-        state().verifier.client_hash(request.remote_addr),
+        state().verifier.client_hash(request.remote_addr, now()),
         now(),
     )
     db_session().commit()
@@ -214,7 +214,7 @@ def report() -> Response | str:
                     for name in ("shop_name", "shop_address", "province_code", "note", "contact")
                 },
                 photo=photo,
-                client_hash=state().verifier.client_hash(request.remote_addr),
+                client_hash=state().verifier.client_hash(request.remote_addr, now()),
                 now=now(),
             )
             db_session().commit()

@@ -78,7 +78,7 @@ def signup() -> Response | str:
 @blueprint.route("/login", methods=["GET", "POST"])
 @limited("login")
 def login() -> Response | str:
-    if isinstance(current_user._get_current_object(), PortalUser):  # noqa: SLF001
+    if isinstance(current_user._get_current_object(), PortalUser):
         return redirect(url_for("portal.dashboard"))
     form = LoginForm()
     if form.validate_on_submit():
