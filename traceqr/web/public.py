@@ -44,6 +44,7 @@ def render_verification(
     claim_form: ClaimForm | None = None,
     place_form: PlaceForm | None = None,
     status_code: int = 200,
+    scanned: str | None = None,
 ) -> Response:
     business_province = province(result.origin.get("province_code"))
     if place_form is None and result.scan_id is not None and result.stamp_id is not None:
@@ -61,6 +62,7 @@ def render_verification(
         claim_form=claim_form or ClaimForm(formdata=None),
         place_form=place_form,
         code=result.stamp.code if result.stamp else None,
+        scanned=scanned or entered,
     )
     response = Response(html, status=status_code, mimetype="text/html")
     # Every view is a fresh verification: never serve one from a cache.
@@ -81,7 +83,7 @@ def stamp_page(code: str) -> Response:
     """The page a stamp's QR opens. Any code gets a page: invalid ones say so."""
     scanned = f"{state().settings.public_url}/S/{code}"
     result = state().verifier.verify(scanned, now=now(), channel="page", client=client_facts())
-    return render_verification(result)
+    return render_verification(result, scanned=scanned)
 
 
 @blueprint.get("/verify")
