@@ -258,3 +258,30 @@ def test_a_shopper_reports_a_fake_with_a_photo(
         )  # a report is not a check
     stored = (state.settings.uploads_path / report.photo).read_bytes()
     assert b"SpyCam" not in stored
+
+
+def test_the_portal_sheet_prints_each_stamp_pin_in_its_spot(
+    app: Flask, pin_batch: dict[str, Any]
+) -> None:
+    from tests.web.portal_client import PortalClient
+    from traceqr.models import Batch, User
+
+    state = AppState.of(app)
+    with state.database.session() as session:
+        batch = session.get(Batch, pin_batch["batch"]["id"])
+        assert batch is not None
+        owner = session.scalars(select(User).where(User.business_id == batch.business_id)).one()
+        from traceqr.services.accounts import set_password
+
+        set_password(owner, "correct horse battery")
+        email = owner.email
+    portal = PortalClient(app.test_client())
+    portal.login(email)
+    pdf = portal.client.get(f"/portal/batches/{pin_batch['batch']['id']}/sheet.pdf").data
+    import pypdfium2 as pdfium
+
+    document = pdfium.PdfDocument(pdf)
+    text = document[0].get_textpage().get_text_range()
+    document.close()
+    for row in pin_batch["rows"]:
+        assert f"{row['pin'][:4]} {row['pin'][4:]}" in text

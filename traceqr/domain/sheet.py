@@ -689,5 +689,6 @@ def render_preview_png(
         finally:
             document.close()
     out = io.BytesIO()
-    image.convert("RGB").save(out, format="PNG", compress_level=3)
+    # Grey scale and light compression: a third of the bytes to squeeze, for a live preview.
+    image.convert("L").save(out, format="PNG", compress_level=1)
     return out.getvalue()

@@ -122,7 +122,7 @@ def reports_for_business(session: Session, business_id: int, limit: int = 50) ->
         session.scalars(
             select(Report)
             .where(Report.business_id == business_id)
-            .order_by(Report.id.desc())
+            .order_by(Report.created_at.desc(), Report.id.desc())  # ix_reports_business_created
             .limit(limit)
         )
     )

@@ -24,7 +24,7 @@ from traceqr.domain.sheet import (
 from traceqr.errors import N_, NotFound, TraceQRError, ValidationError
 from traceqr.models import Batch, Business, Product
 from traceqr.services import catalog, jobs, stamps
-from traceqr.services.stamps import iter_batch_stamps
+from traceqr.services.stamps import EXPORT_CHUNK, iter_batch_stamps
 from traceqr.web.context import db_session, now, state
 from traceqr.web.downloads import csv_response, file_response, fixed_csv_fields, safe_filename
 from traceqr.web.portal import blueprint
@@ -278,12 +278,17 @@ def _side_args(form: SheetForm, business: Business) -> dict[str, Any]:
 
 
 def _sheet_stamps(item: Batch, limit: int | None = None) -> Iterator[SheetStamp]:
-    for index, exported in enumerate(
-        iter_batch_stamps(db_session(), item, state().settings.public_url)
-    ):
+    """The batch's stamps for a sheet, with their PINs when the batch prints them."""
+    chunk = min(limit, EXPORT_CHUNK) if limit is not None else EXPORT_CHUNK
+    exported_stamps = iter_batch_stamps(
+        db_session(), item, state().settings.public_url, chunk=chunk, pins=state().pins
+    )
+    for index, exported in enumerate(exported_stamps):
         if limit is not None and index >= limit:
             return
-        yield SheetStamp(url=exported.url, short_code=exported.short_code, seq=exported.seq)
+        yield SheetStamp(
+            url=exported.url, short_code=exported.short_code, seq=exported.seq, pin=exported.pin
+        )
 
 
 @blueprint.get("/batches/<id:batch_id>/sheet")

@@ -1,0 +1,361 @@
+"""The offline verifier in a real browser: installed once online, then used with the
+network cut — paste, photo and camera — and its JavaScript checked against the test
+vectors of the stamp format (tests/vectors/stamp-v1.json)."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from tests.browser.conftest import CHROMIUM, CHROMIUM_FLAGS, PHONE, LiveServer
+from tests.conftest import Api
+from traceqr.domain.codec import base32_encode
+from traceqr.domain.qr import QUIET_ZONE_MODULES, png_bytes, qr_matrix
+from traceqr.domain.stamp_format import decode_code, extract_code
+
+VECTORS = json.loads(
+    (Path(__file__).resolve().parent.parent / "vectors" / "stamp-v1.json").read_text("utf-8")
+)
+PAGE = "/inspect/offline/"
+# The group order of Ed25519: adding it to a signature's S gives the same point, a
+# non-canonical signature that RFC 8032 verifiers must refuse.
+ORDER_L = 2**252 + 27742317777372353535851937790883648493
+
+
+@pytest.fixture
+def offline_page(browser: Any) -> Iterator[Any]:
+    """A phone page that records script errors (CSP violations included)."""
+    context = browser.new_context(**PHONE)
+    page = context.new_page()
+    page.problems = []
+    page.on("pageerror", lambda error: page.problems.append(str(error)))
+    page.on(
+        "console",
+        lambda message: page.problems.append(message.text) if message.type == "error" else None,
+    )
+    yield page
+    context.close()
+
+
+def issue_stamps(live_server: LiveServer, business: Any, count: int = 1) -> list[str]:
+    api = Api(live_server.app.test_client(), business.api_key)
+    batch = api.batch()
+    api.issue(batch["id"], count)
+    return api.stamp_urls(batch["id"])
+
+
+def install_and_go_offline(page: Any, live_server: LiveServer) -> None:
+    """First visit online, wait until the worker has saved everything, cut the network,
+    reload: the page must come back from the worker."""
+    page.goto(live_server.url + PAGE)
+    page.wait_for_selector("#offline[data-offline-ready='true']", timeout=20_000)
+    assert page.get_attribute("#offline", "data-keys") in ("network", "cache")
+    page.context.set_offline(True)
+    response = page.reload()
+    assert response is not None and response.from_service_worker
+    page.wait_for_selector("#offline[data-started='true']", timeout=10_000)
+    assert page.evaluate("navigator.onLine") is False
+    assert page.evaluate("navigator.serviceWorker.controller !== null")
+    # The key set comes from the worker's cache, with the time it was fetched.
+    assert page.get_attribute("#offline", "data-keys") == "cache"
+    assert page.get_attribute("#offline", "data-keys-fetched-at")
+    assert int(page.get_attribute("#offline", "data-keys-count")) >= 1
+
+
+def check_text(page: Any, text: str) -> dict[str, Any]:
+    page.fill("#offline-text", text)
+    page.click("#offline-check")
+    return read_result(page)
+
+
+def read_result(page: Any) -> dict[str, Any]:
+    page.wait_for_selector("#offline-result[data-result]", state="visible")
+    result = page.locator("#offline-result")
+    return {
+        "result": result.get_attribute("data-result"),
+        "reason": result.get_attribute("data-reason"),
+        "host": result.get_attribute("data-host"),
+        "foreign": result.get_attribute("data-foreign"),
+        "business": page.inner_text("#offline-business"),
+        "short_code": page.inner_text("#offline-short-code"),
+        "kid": page.inner_text("#offline-kid"),
+        "title": page.inner_text("#offline-verdict-title"),
+        "reason_text": page.inner_text("#offline-verdict-reason"),
+    }
+
+
+def change_char(code_url: str, index: int) -> str:
+    """The URL with one character of its code replaced by another of the alphabet."""
+    prefix, code = code_url.rsplit("/S/", 1)
+    old = code[index]
+    new = "B" if old != "B" else "C"
+    return f"{prefix}/S/{code[:index]}{new}{code[index + 1 :]}"
+
+
+def test_the_offline_verifier_checks_stamps_with_the_network_cut(
+    live_server: LiveServer, offline_page: Any, business: Any
+) -> None:
+    page = offline_page
+    url = issue_stamps(live_server, business)[0]
+    install_and_go_offline(page, live_server)
+
+    genuine = check_text(page, url)
+    assert genuine["result"] == "valid", genuine
+    assert genuine["business"] == "Gốm sứ Bát Tràng Test"
+    assert genuine["host"] == live_server.url.removeprefix("http://")
+    assert genuine["foreign"] == "false"
+    stamp = decode_code(extract_code(url, None))
+    assert genuine["kid"] == stamp.kid.hex()
+    assert (
+        genuine["short_code"]
+        == Api(live_server.app.test_client(), business.api_key).verify(url)["stamp"]["short_code"]
+    )
+    assert page.is_visible("#offline-limits")  # issuance only: not copies, not revocations
+
+    # One base32 character changed in the signature, in the kid, in the unused last bits.
+    assert check_text(page, change_char(url, 60))["reason"] == "bad_signature"
+    assert check_text(page, change_char(url, 3))["reason"] == "unknown_key"
+    last = url[:-1] + {"A": "B", "Q": "R"}.get(url[-1], "B")
+    assert check_text(page, last)["reason"] == "non_canonical"
+    assert check_text(page, url[:-1])["reason"] == "bad_length"
+    assert check_text(page, url.lower() + "?utm=1#x")["result"] == "valid"
+
+    # A genuine code printed with another site's address: valid, but shown as foreign.
+    elsewhere = url.replace(live_server.url.upper(), "HTTPS://TRACEQR.EVIL.EXAMPLE")
+    moved = check_text(page, elsewhere)
+    assert moved["result"] == "valid"
+    assert (moved["host"], moved["foreign"]) == ("traceqr.evil.example", "true")
+    assert page.is_visible("#offline-foreign")
+    assert "traceqr.evil.example" in page.inner_text("#offline-foreign")
+
+    # Still offline: the English page was saved too, and checks the same.
+    response = page.goto(live_server.url + PAGE + "?lang=en")
+    assert response is not None and response.from_service_worker
+    assert page.get_attribute("html", "lang") == "en"
+    page.wait_for_selector("#offline[data-started='true']")
+    english = check_text(page, url)
+    assert (english["result"], english["title"]) == ("valid", "Valid signature")
+    assert english["reason_text"] == "Issued by Gốm sứ Bát Tràng Test."
+    assert check_text(page, "hello")["reason_text"].startswith("Bad format")
+
+    assert page.problems == []
+
+
+@pytest.mark.parametrize("backend", ["webcrypto", "tweetnacl"])
+def test_the_javascript_follows_the_test_vectors(
+    live_server: LiveServer, offline_page: Any, backend: str
+) -> None:
+    page = offline_page
+    page.goto(live_server.url + PAGE)
+    page.wait_for_selector("#offline[data-started='true']")
+    assert page.evaluate("TraceQROffline.backend()") == "webcrypto"  # Chromium has Ed25519
+    assert page.evaluate("name => TraceQROffline.setBackend(name)", backend) == backend
+
+    outcome = page.evaluate(
+        """async (vectors) => {
+          const V = TraceQROffline;
+          const jwks = {keys: vectors.valid.map(v => v.jwk)};
+          const publicUrl = vectors.valid[0].public_url;
+          const out = {valid: [], invalid: [], invalidOffline: [], same: []};
+          for (const v of vectors.valid) {
+            const r = await V.verifyStamp(v.url, jwks, {publicUrl});
+            const bare = await V.verifyStamp(v.code.toLowerCase(), jwks);
+            const stamp = V.decodeCode(v.code);
+            out.valid.push({
+              name: v.name, valid: r.valid, bare: bare.valid, kid: r.kid, serial: r.serial,
+              shortCode: r.shortCode, host: r.host, bytes: V.toHex(stamp.signedMessage),
+              signature: V.toHex(stamp.signature),
+            });
+          }
+          for (const v of vectors.invalid) {
+            const r = await V.verifyStamp(v.text, jwks, {publicUrl});
+            const offline = await V.verifyStamp(v.text, jwks);
+            out.invalid.push({name: v.name, valid: r.valid, reason: r.reason});
+            out.invalidOffline.push({name: v.name, valid: offline.valid,
+                                     reason: offline.reason, host: offline.host});
+          }
+          for (const v of vectors.equivalent_spellings) {
+            const r = await V.verifyStamp(v.text, jwks, {publicUrl});
+            out.same.push({valid: r.valid, kid: r.kid, serial: r.serial});
+          }
+          out.noKeys = (await V.verifyStamp(vectors.valid[0].url, {keys: []})).reason;
+          return out;
+        }""",
+        VECTORS,
+    )
+    for vector, got in zip(VECTORS["valid"], outcome["valid"], strict=True):
+        assert got == {
+            "name": vector["name"],
+            "valid": True,
+            "bare": True,
+            "kid": vector["kid"],
+            "serial": vector["serial_text"],
+            "shortCode": vector["short_code"],
+            "host": "traceqr.example.vn",
+            "bytes": vector["signed_message"],
+            "signature": vector["signature"],
+        }
+    for vector, got in zip(VECTORS["invalid"], outcome["invalid"], strict=True):
+        assert got == {"name": vector["name"], "valid": False, "reason": vector["reason"]}
+    # Offline, any host is accepted and shown: the foreign URL is a valid signature there.
+    for vector, got in zip(VECTORS["invalid"], outcome["invalidOffline"], strict=True):
+        if vector["reason"] == "foreign_url":
+            assert (got["valid"], got["host"]) == (True, "evil.example.vn")
+        else:
+            assert (got["valid"], got["reason"]) == (False, vector["reason"])
+    first = VECTORS["valid"][0]
+    assert outcome["same"] == [
+        {"valid": True, "kid": first["kid"], "serial": first["serial_text"]}
+    ] * len(VECTORS["equivalent_spellings"])
+    assert outcome["noKeys"] == "no_keys"
+
+
+@pytest.mark.parametrize("backend", ["webcrypto", "tweetnacl"])
+def test_the_javascript_refuses_what_the_spec_refuses(
+    live_server: LiveServer, offline_page: Any, backend: str
+) -> None:
+    page = offline_page
+    page.goto(live_server.url + PAGE)
+    page.wait_for_selector("#offline[data-started='true']")
+    page.evaluate("name => TraceQROffline.setBackend(name)", backend)
+    first = VECTORS["valid"][0]
+    stamp = bytes.fromhex(first["stamp_bytes"])
+    s = int.from_bytes(stamp[47:79], "little")
+    high_s = stamp[:47] + (s + ORDER_L).to_bytes(32, "little")
+    other_key = dict(VECTORS["valid"][1]["jwk"], kid=first["kid"])  # same kid, wrong key
+    private = dict(first["jwk"], d="A" * 43)
+    service = dict(first["jwk"], traceqr_role="service")
+    cases = {
+        "high_s": (base32_encode(high_s), [first["jwk"]]),
+        "kid_twice": (first["code"], [other_key, first["jwk"]]),
+        "kid_other_key_only": (first["code"], [other_key]),
+        "private_key_refused": (first["code"], [private]),
+        "service_key_ignored": (first["code"], [service]),
+        "upper_kid": (first["code"], [dict(first["jwk"], kid=first["kid"].upper())]),
+        "non_ascii": ("\u0410" + first["code"][1:], [first["jwk"]]),
+        "nbsp_around": ("\u00a0" + first["url"] + "\u3000", [first["jwk"]]),
+        "empty": ("  \n", [first["jwk"]]),
+        "too_long": ("A" * 2049, [first["jwk"]]),
+        "not_a_stamp_url": ("https://traceqr.example.vn/P/" + first["code"], [first["jwk"]]),
+        "ftp": ("ftp://traceqr.example.vn/S/" + first["code"], [first["jwk"]]),
+        "user_at_host": (
+            "https://traceqr.example.vn@evil.example/S/" + first["code"],
+            [first["jwk"]],
+        ),
+    }
+    got = page.evaluate(
+        """async (cases) => {
+          const out = {};
+          for (const [name, [text, keys]] of Object.entries(cases)) {
+            const r = await TraceQROffline.verifyStamp(text, {keys});
+            out[name] = [r.valid, r.reason, r.host || null];
+          }
+          return out;
+        }""",
+        cases,
+    )
+    assert got == {
+        "high_s": [False, "bad_signature", None],
+        "kid_twice": [True, None, None],
+        "kid_other_key_only": [False, "bad_signature", None],
+        "private_key_refused": [False, "no_keys", None],
+        "service_key_ignored": [False, "no_keys", None],
+        "upper_kid": [True, None, None],
+        "non_ascii": [False, "bad_character", None],
+        "nbsp_around": [True, None, "traceqr.example.vn"],
+        "empty": [False, "empty", None],
+        "too_long": [False, "too_long", None],
+        "not_a_stamp_url": [False, "not_a_stamp_url", None],
+        "ftp": [False, "not_a_stamp_url", None],
+        "user_at_host": [True, None, "evil.example"],  # the host a browser would go to
+    }
+    assert page.problems == []
+
+
+def stamp_png(url: str) -> bytes:
+    return png_bytes(qr_matrix(url, "Q"), module_pixels=6)
+
+
+def test_a_photo_of_a_stamp_is_read_and_checked_offline(
+    live_server: LiveServer, offline_page: Any, business: Any, tmp_path: Path
+) -> None:
+    page = offline_page
+    url = issue_stamps(live_server, business)[0]
+    install_and_go_offline(page, live_server)
+
+    photo = tmp_path / "stamp.png"
+    photo.write_bytes(stamp_png(url))
+    page.set_input_files("#offline-photo", str(photo))
+    result = read_result(page)
+    assert result["result"] == "valid", result
+    assert result["business"] == "Gốm sứ Bát Tràng Test"
+    assert page.input_value("#offline-text") == url
+    assert page.get_attribute("#offline-photo-status", "data-state") == "found"
+
+    # A photo with no QR in it says so.
+    blank = tmp_path / "blank.png"
+    Image.new("L", (320, 240), 255).save(blank)
+    page.set_input_files("#offline-photo", str(blank))
+    page.wait_for_selector("#offline-photo-status[data-state='none']")
+    assert page.problems == []
+
+
+def y4m_of(image: np.ndarray, path: Path, frames: int = 30) -> Path:
+    """A Y4M video (4:2:0) showing the grey image ``image`` for ``frames`` frames."""
+    height, width = image.shape
+    chroma = np.full((height // 2, width // 2), 128, dtype=np.uint8)
+    with path.open("wb") as out:
+        out.write(f"YUV4MPEG2 W{width} H{height} F10:1 Ip A1:1 C420jpeg\n".encode())
+        for _ in range(frames):
+            out.write(b"FRAME\n")
+            out.write(image.astype(np.uint8).tobytes())
+            out.write(chroma.tobytes())
+            out.write(chroma.tobytes())
+    return path
+
+
+def camera_frame(url: str, width: int = 640, height: int = 480) -> np.ndarray:
+    modules = np.pad(qr_matrix(url, "Q").modules, QUIET_ZONE_MODULES, constant_values=False)
+    scale = min(width, height) // modules.shape[0]
+    symbol = np.kron(np.where(modules, 0, 255), np.ones((scale, scale))).astype(np.uint8)
+    frame = np.full((height, width), 255, dtype=np.uint8)
+    top = (height - symbol.shape[0]) // 2
+    left = (width - symbol.shape[1]) // 2
+    frame[top : top + symbol.shape[0], left : left + symbol.shape[1]] = symbol
+    return frame
+
+
+def test_the_camera_reads_a_stamp_offline(
+    live_server: LiveServer, browser: Any, business: Any, tmp_path: Path
+) -> None:
+    """Chromium's fake camera plays a video of the stamp; a browser of its own for the flags."""
+    url = issue_stamps(live_server, business)[0]
+    video = y4m_of(camera_frame(url), tmp_path / "stamp.y4m")
+    flags = [
+        *CHROMIUM_FLAGS,
+        "--use-fake-ui-for-media-stream",
+        "--use-fake-device-for-media-stream",
+        f"--use-file-for-fake-video-capture={video}",
+    ]
+    camera_browser = browser.browser_type.launch(executable_path=CHROMIUM, args=flags)
+    try:
+        context = camera_browser.new_context(**PHONE)
+        context.grant_permissions(["camera"], origin=live_server.url)
+        page = context.new_page()
+        page.problems = []
+        page.on("pageerror", lambda error: page.problems.append(str(error)))
+        install_and_go_offline(page, live_server)
+        page.click("#offline-camera-start")
+        result = read_result(page)
+        assert result["result"] == "valid", result
+        assert result["business"] == "Gốm sứ Bát Tràng Test"
+        assert page.is_hidden("#offline-video")  # the camera is stopped once read
+        assert page.problems == []
+    finally:
+        camera_browser.close()
