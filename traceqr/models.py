@@ -463,3 +463,89 @@ class Flag(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
     lifted_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     lifted_by: Mapped[int | None] = mapped_column(ForeignKey("officials.id"))
+
+
+class Facility(Base):
+    """A place a business works at: farm, factory, warehouse, shop."""
+
+    __tablename__ = "facilities"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    business_id: Mapped[int] = mapped_column(ForeignKey("businesses.id"), index=True)
+    name: Mapped[str] = mapped_column(String(200))
+    kind: Mapped[str | None] = mapped_column(String(40), comment="farm, factory, warehouse, shop …")
+    address: Mapped[str | None] = mapped_column(String(300))
+    province_code: Mapped[str | None] = mapped_column(String(40))
+    gln: Mapped[str | None] = mapped_column(String(13), comment="GS1 Global Location Number")
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class TraceEventRecord(Base):
+    """One trace event on a batch (CBV business step, time with its offset, place, parties).
+
+    The batch is the lot the event is about (the output of a transformation). Events may be
+    recorded by another business than the batch's owner: the partners it was shipped to.
+    """
+
+    __tablename__ = "trace_events"
+    __table_args__ = (Index("ix_trace_events_batch_time", "batch_id", "event_time"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    event_uuid: Mapped[str] = mapped_column(
+        String(200), unique=True, comment="urn:uuid:… (EPCIS eventID)"
+    )
+    batch_id: Mapped[int] = mapped_column(ForeignKey("batches.id"))
+    business_id: Mapped[int] = mapped_column(ForeignKey("businesses.id"), comment="who recorded it")
+    kind: Mapped[str] = mapped_column(String(24), comment="ObjectEvent or TransformationEvent")
+    action: Mapped[str | None] = mapped_column(String(8))
+    biz_step: Mapped[str] = mapped_column(String(40))
+    disposition: Mapped[str | None] = mapped_column(String(40))
+    event_time: Mapped[datetime] = mapped_column(UTCDateTime)
+    time_zone: Mapped[str] = mapped_column(String(6), comment="the offset it happened at: +07:00")
+    facility_id: Mapped[int | None] = mapped_column(ForeignKey("facilities.id"))
+    place_text: Mapped[str | None] = mapped_column(String(300), comment="a place outside TraceQR")
+    place_gln: Mapped[str | None] = mapped_column(String(13))
+    source_business_id: Mapped[int | None] = mapped_column(ForeignKey("businesses.id"))
+    source_text: Mapped[str | None] = mapped_column(String(300), comment="a sender outside TraceQR")
+    destination_business_id: Mapped[int | None] = mapped_column(ForeignKey("businesses.id"))
+    destination_text: Mapped[str | None] = mapped_column(String(300))
+    quantity: Mapped[float | None] = mapped_column(Float)
+    unit: Mapped[str | None] = mapped_column(String(8), comment="UN/ECE Rec 20: KGM, EA …")
+    note: Mapped[str | None] = mapped_column(Text)
+    origin: Mapped[str] = mapped_column(String(12), comment="portal, api, csv, epcis, shipment")
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class TraceEventInput(Base):
+    """An input of a transformation: a TraceQR batch, or a lot from outside (GTIN + lot)."""
+
+    __tablename__ = "trace_event_inputs"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    event_id: Mapped[int] = mapped_column(ForeignKey("trace_events.id"), index=True)
+    batch_id: Mapped[int | None] = mapped_column(ForeignKey("batches.id"), index=True)
+    gtin: Mapped[str | None] = mapped_column(String(14))
+    lot: Mapped[str | None] = mapped_column(String(20))
+    description: Mapped[str | None] = mapped_column(String(300))
+    quantity: Mapped[float | None] = mapped_column(Float)
+    unit: Mapped[str | None] = mapped_column(String(8))
+
+
+class Shipment(Base):
+    """A batch sent to a partner business on TraceQR: accepted, it becomes their receiving
+    event, and the chain crosses businesses."""
+
+    __tablename__ = "shipments"
+    __table_args__ = (Index("ix_shipments_to_status", "to_business_id", "status"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    batch_id: Mapped[int] = mapped_column(ForeignKey("batches.id"), index=True)
+    from_business_id: Mapped[int] = mapped_column(ForeignKey("businesses.id"))
+    to_business_id: Mapped[int] = mapped_column(ForeignKey("businesses.id"))
+    status: Mapped[str] = mapped_column(String(12), comment="sent, accepted, refused")
+    quantity: Mapped[float | None] = mapped_column(Float)
+    unit: Mapped[str | None] = mapped_column(String(8))
+    shipping_event_id: Mapped[int] = mapped_column(ForeignKey("trace_events.id"))
+    receiving_event_id: Mapped[int | None] = mapped_column(ForeignKey("trace_events.id"))
+    sent_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    answered_at: Mapped[datetime | None] = mapped_column(UTCDateTime)

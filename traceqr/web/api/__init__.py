@@ -6,4 +6,4 @@ from flask import Blueprint
 
 blueprint = Blueprint("api", __name__)
 
-from traceqr.web.api import views  # noqa: E402, F401 - registers the routes
+from traceqr.web.api import trace_views, views  # noqa: E402, F401 - registers the routes

@@ -214,3 +214,153 @@ class ErrorBody(BaseModel):
 
 class ErrorOut(BaseModel):
     error: ErrorBody
+
+
+# --- traceability -------------------------------------------------------------------------
+
+
+class FacilityIn(_Strict):
+    name: StrictStr = Field(max_length=200, description="Farm, factory, warehouse, shop …")
+    kind: StrictStr | None = Field(None, max_length=40, examples=["farm"])
+    address: StrictStr | None = Field(None, max_length=300)
+    province_code: StrictStr | None = Field(None, description="One of the 34 provinces: ha-noi …")
+    gln: StrictStr | None = Field(
+        None, description="GS1 Global Location Number: 13 digits with its check digit"
+    )
+
+
+class FacilityOut(BaseModel):
+    id: int
+    name: str
+    kind: str | None
+    address: str | None
+    province_code: str | None
+    gln: str | None
+
+
+class EventInputIn(_Strict):
+    batch_id: StrictInt | None = Field(
+        None, description="A TraceQR batch you hold (yours, or shipped to you and accepted)"
+    )
+    gtin: StrictStr | None = Field(None, description="A lot from outside TraceQR: its GTIN …")
+    lot: StrictStr | None = Field(None, max_length=20, description="… and its lot number")
+    description: StrictStr | None = Field(None, max_length=300)
+    quantity: float | None = Field(None, ge=0)
+    unit: StrictStr | None = Field(None, description="UN/ECE Rec 20 code: KGM, LTR, EA …")
+
+
+class EventIn(_Strict):
+    biz_step: StrictStr = Field(
+        description="GS1 CBV business step: commissioning, receiving, transforming, packing, "
+        "shipping, retail_selling, destroying …",
+        examples=["packing"],
+    )
+    event_time: StrictStr | None = Field(
+        None,
+        description="ISO 8601 with its offset; without one it is Vietnam time (+07:00); "
+        "absent means now",
+        examples=["2026-11-02T07:30:00+07:00"],
+    )
+    disposition: StrictStr | None = Field(
+        None, description="GS1 CBV disposition; by default the one the step usually leaves"
+    )
+    facility_id: StrictInt | None = Field(None, description="One of your facilities")
+    place: StrictStr | None = Field(None, max_length=300, description="A place outside TraceQR")
+    place_gln: StrictStr | None = None
+    source: StrictInt | StrictStr | None = Field(
+        None, description="Who it came from: a TraceQR business id, or a name"
+    )
+    destination: StrictInt | StrictStr | None = Field(
+        None, description="Who it goes to: a TraceQR business id, or a name"
+    )
+    quantity: float | None = Field(None, ge=0)
+    unit: StrictStr | None = None
+    inputs: list[EventInputIn] | None = Field(
+        None, max_length=50, description="transforming only: the lots it was made from"
+    )
+    note: StrictStr | None = Field(None, max_length=2000)
+
+
+class PartyOut(BaseModel):
+    id: int | None = Field(description="The business on TraceQR, when it is one")
+    name: str | None
+
+
+class EventInputOut(BaseModel):
+    batch_id: int | None
+    gtin: str | None
+    lot: str | None
+    description: str | None
+    quantity: float | None
+    unit: str | None
+
+
+class EventOut(BaseModel):
+    id: str = Field(description="urn:uuid:… — the EPCIS eventID")
+    batch_id: int
+    kind: Literal["ObjectEvent", "TransformationEvent"]
+    action: str | None
+    biz_step: str
+    disposition: str | None
+    event_time: str = Field(description="ISO 8601 in the offset it happened at")
+    time_zone: str
+    recorded_by: PartyOut
+    facility: FacilityOut | None
+    place: str | None
+    place_gln: str | None
+    source: PartyOut | None
+    destination: PartyOut | None
+    quantity: float | None
+    unit: str | None
+    inputs: list[EventInputOut]
+    note: str | None
+    origin: str = Field(description="How it was recorded: portal, api, csv, epcis, shipment")
+
+
+class EventListOut(BaseModel):
+    batch_id: int
+    events: list[EventOut]
+
+
+class ImportOut(BaseModel):
+    imported: int
+    already_present: int = 0
+    events: list[EventOut]
+
+
+class ShipmentIn(_Strict):
+    partner: StrictStr | StrictInt = Field(
+        description="The receiving business on TraceQR: its id or its tax code (MST)"
+    )
+    event_time: StrictStr | None = None
+    facility_id: StrictInt | None = None
+    quantity: float | None = Field(None, ge=0)
+    unit: StrictStr | None = None
+    note: StrictStr | None = Field(None, max_length=2000)
+
+
+class ShipmentAnswerIn(_Strict):
+    event_time: StrictStr | None = None
+    facility_id: StrictInt | None = Field(None, description="Where you received it")
+    quantity: float | None = Field(None, ge=0)
+    unit: StrictStr | None = None
+    note: StrictStr | None = Field(None, max_length=2000)
+
+
+class ShipmentOut(BaseModel):
+    id: int
+    batch_id: int
+    lot: str
+    product: str
+    sender: PartyOut
+    receiver: PartyOut
+    status: Literal["sent", "accepted", "refused"]
+    quantity: float | None
+    unit: str | None
+    sent_at: str
+    answered_at: str | None
+
+
+class ShipmentListOut(BaseModel):
+    incoming: list[ShipmentOut]
+    outgoing: list[ShipmentOut]

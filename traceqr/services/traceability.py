@@ -1,0 +1,1080 @@
+"""Traceability: facilities, trace events on batches, and shipments between businesses.
+
+"Một bước trước – một bước sau" (Circular 02/2024): every party records what it did to a
+lot, and knows the party one step before and one step after. A batch's journey is every
+event on it — recorded by its producer, or by the partners it was shipped to once they
+accepted the shipment — plus, one level down, the journeys of the lots it was made from.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import uuid
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import or_, select
+from sqlalchemy.orm import Session
+
+from traceqr.domain.dates import VIETNAM_TZ, iso_vietnam
+from traceqr.domain.gs1 import GS1Error, normalize_gtin, validate_lot
+from traceqr.domain.provinces import province
+from traceqr.domain.trace import (
+    BIZ_STEPS,
+    DISPOSITIONS,
+    Action,
+    EventKind,
+    LotRef,
+    Party,
+    Place,
+    Quantity,
+    TraceEvent,
+    offset_text,
+)
+from traceqr.errors import N_, Conflict, NotFound, ValidationError
+from traceqr.models import (
+    Batch,
+    Business,
+    Facility,
+    Product,
+    Shipment,
+    TraceEventInput,
+    TraceEventRecord,
+)
+from traceqr.services.validation import clean_text, required_text
+
+MAX_INPUTS = 50
+MAX_CSV_ROWS = 5000
+UNITS = frozenset({"KGM", "GRM", "TNE", "LTR", "MLT", "EA", "H87", "CT", "BX", "PK", "MTR"})
+CSV_COLUMNS = (
+    "event_time",
+    "biz_step",
+    "disposition",
+    "facility",
+    "place",
+    "source",
+    "destination",
+    "quantity",
+    "unit",
+    "inputs",
+    "note",
+)
+
+
+# --- facilities ----------------------------------------------------------------------------
+
+
+def clean_gln(value: Any, field: str = "gln") -> str | None:
+    if value in (None, ""):
+        return None
+    text = str(value).strip()
+    from traceqr.domain.gs1 import check_digit
+
+    if not (text.isascii() and text.isdigit() and len(text) == 13):
+        raise ValidationError(N_("a GLN has 13 digits"), field=field)
+    if check_digit(text[:-1]) != int(text[-1]):
+        raise ValidationError(
+            N_("the check digit should be %(expected)s, not %(given)s"),
+            field=field,
+            expected=check_digit(text[:-1]),
+            given=text[-1],
+        )
+    return text
+
+
+def create_facility(
+    session: Session, business_id: int, data: dict[str, Any], now: datetime
+) -> Facility:
+    province_code = data.get("province_code") or None
+    if province_code is not None and province(province_code) is None:
+        raise ValidationError(N_("choose a province from the list"), field="province_code")
+    facility = Facility(
+        business_id=business_id,
+        name=required_text(data.get("name"), "name", max_length=200),
+        kind=clean_text(data.get("kind"), "kind", max_length=40),
+        address=clean_text(data.get("address"), "address", max_length=300),
+        province_code=province_code,
+        gln=clean_gln(data.get("gln")),
+        created_at=now,
+    )
+    session.add(facility)
+    session.flush()
+    return facility
+
+
+def facilities(session: Session, business_id: int) -> list[Facility]:
+    return list(
+        session.scalars(
+            select(Facility).where(Facility.business_id == business_id).order_by(Facility.name)
+        )
+    )
+
+
+def get_facility(session: Session, business_id: int, facility_id: int) -> Facility:
+    facility = session.get(Facility, facility_id)
+    if facility is None or facility.business_id != business_id:
+        raise NotFound(N_("no such facility"))
+    return facility
+
+
+# --- events ----------------------------------------------------------------------------------
+
+
+def holds_batch(session: Session, business_id: int, batch: Batch) -> bool:
+    """The batch's producer, or a partner that accepted a shipment of it."""
+    if batch.business_id == business_id:
+        return True
+    return (
+        session.scalar(
+            select(Shipment.id).where(
+                Shipment.batch_id == batch.id,
+                Shipment.to_business_id == business_id,
+                Shipment.status == "accepted",
+            )
+        )
+        is not None
+    )
+
+
+def batch_for_events(session: Session, business_id: int, batch_id: int) -> Batch:
+    batch = session.get(Batch, batch_id)
+    if batch is None or not holds_batch(session, business_id, batch):
+        raise NotFound(N_("batch %(id)s not found"), id=batch_id)
+    return batch
+
+
+def parse_event_time(value: Any, now: datetime) -> datetime:
+    """ISO 8601 with its offset (2026-11-02T07:30:00+07:00); a time without one is read as
+    Vietnam time; none at all is now."""
+    if value in (None, ""):
+        return now.astimezone(VIETNAM_TZ)
+    if isinstance(value, datetime):
+        parsed = value
+    else:
+        try:
+            parsed = datetime.fromisoformat(str(value).strip().replace("Z", "+00:00"))
+        except ValueError as exc:
+            raise ValidationError(
+                N_("write the time as 2026-11-02T07:30:00+07:00"), field="event_time"
+            ) from exc
+    if parsed.tzinfo is None:
+        parsed = parsed.replace(tzinfo=VIETNAM_TZ)
+    if not 2000 <= parsed.year <= 2200:
+        raise ValidationError(
+            N_("the year %(year)s is not plausible"), field="event_time", year=parsed.year
+        )
+    return parsed
+
+
+def _clean_quantity(value: Any, unit: Any) -> tuple[float | None, str | None]:
+    if value in (None, ""):
+        return None, None
+    try:
+        amount = float(value)
+    except (TypeError, ValueError) as exc:
+        raise ValidationError(N_("must be a number"), field="quantity") from exc
+    if amount != amount or amount < 0 or amount > 1e12:  # NaN, negative, absurd
+        raise ValidationError(N_("must be a number from 0 up"), field="quantity")
+    code = str(unit).strip().upper() if unit not in (None, "") else None
+    if code is not None and code not in UNITS:
+        raise ValidationError(
+            N_("unit must be one of %(units)s"), field="unit", units=", ".join(sorted(UNITS))
+        )
+    return amount, code
+
+
+def _partner(session: Session, value: Any, field: str) -> tuple[int | None, str | None]:
+    """A partner: a TraceQR business (by id) or a name outside TraceQR."""
+    if value in (None, ""):
+        return None, None
+    if isinstance(value, int) and not isinstance(value, bool):
+        if session.get(Business, value) is None:
+            raise ValidationError(N_("no business %(id)s on TraceQR"), field=field, id=value)
+        return value, None
+    return None, clean_text(value, field, max_length=300)
+
+
+def _inputs(session: Session, business_id: int, raw: Any) -> list[TraceEventInput]:
+    if raw in (None, "", []):
+        return []
+    if not isinstance(raw, list) or len(raw) > MAX_INPUTS:
+        raise ValidationError(
+            N_("inputs must be a list of at most %(n)s lots"), field="inputs", n=MAX_INPUTS
+        )
+    rows: list[TraceEventInput] = []
+    for index, item in enumerate(raw):
+        where = f"inputs[{index}]"
+        if not isinstance(item, dict):
+            raise ValidationError(N_("each input is an object"), field=where)
+        amount, unit = _clean_quantity(item.get("quantity"), item.get("unit"))
+        if item.get("batch_id") is not None:
+            batch_id = item["batch_id"]
+            if not isinstance(batch_id, int) or isinstance(batch_id, bool):
+                raise ValidationError(N_("batch_id must be a whole number"), field=where)
+            source = session.get(Batch, batch_id)
+            if source is None or not holds_batch(session, business_id, source):
+                raise ValidationError(
+                    N_("input batch %(id)s is not yours or shipped to you"),
+                    field=where,
+                    id=batch_id,
+                )
+            rows.append(TraceEventInput(batch_id=source.id, quantity=amount, unit=unit))
+            continue
+        try:
+            gtin = normalize_gtin(str(item["gtin"])) if item.get("gtin") not in (None, "") else None
+            lot = validate_lot(str(item.get("lot", "")).strip())
+        except GS1Error as exc:
+            raise ValidationError(exc.template, field=where, **exc.params) from exc
+        rows.append(
+            TraceEventInput(
+                gtin=gtin,
+                lot=lot,
+                description=clean_text(item.get("description"), where, max_length=300),
+                quantity=amount,
+                unit=unit,
+            )
+        )
+    return rows
+
+
+def record_event(
+    session: Session,
+    business_id: int,
+    batch_id: int,
+    data: dict[str, Any],
+    now: datetime,
+    *,
+    origin: str = "api",
+    event_uuid: str | None = None,
+) -> TraceEventRecord:
+    """Record one event on a batch the business holds. Flushes; the caller commits."""
+    batch = batch_for_events(session, business_id, batch_id)
+    step = str(data.get("biz_step") or "").strip().lower()
+    if step not in BIZ_STEPS:
+        raise ValidationError(
+            N_("choose a business step: %(steps)s"), field="biz_step", steps=", ".join(BIZ_STEPS)
+        )
+    disposition = data.get("disposition") or BIZ_STEPS[step]
+    if disposition is not None and disposition not in DISPOSITIONS:
+        raise ValidationError(
+            N_("unknown disposition %(value)s"), field="disposition", value=str(disposition)[:40]
+        )
+    when = parse_event_time(data.get("event_time"), now)
+    facility_id = data.get("facility_id")
+    if facility_id not in (None, ""):
+        get_facility(session, business_id, int(facility_id))
+    inputs = _inputs(session, business_id, data.get("inputs"))
+    if inputs and step != "transforming":
+        raise ValidationError(N_("only a transforming step has inputs"), field="inputs")
+    quantity, unit = _clean_quantity(data.get("quantity"), data.get("unit"))
+    source_id, source_text = _partner(session, data.get("source"), "source")
+    destination_id, destination_text = _partner(session, data.get("destination"), "destination")
+    action = None
+    if inputs or step == "transforming":
+        kind = EventKind.TRANSFORMATION
+    else:
+        kind = EventKind.OBJECT
+        action = (
+            Action.ADD
+            if step == "commissioning"
+            else Action.DELETE
+            if step in ("destroying", "decommissioning")
+            else Action.OBSERVE
+        )
+    event = TraceEventRecord(
+        event_uuid=event_uuid or f"urn:uuid:{uuid.uuid4()}",
+        batch_id=batch.id,
+        business_id=business_id,
+        kind=kind.value,
+        action=action.value if action else None,
+        biz_step=step,
+        disposition=disposition,
+        event_time=when,
+        time_zone=offset_text(when),
+        facility_id=int(facility_id) if facility_id not in (None, "") else None,
+        place_text=clean_text(data.get("place"), "place", max_length=300),
+        place_gln=clean_gln(data.get("place_gln"), "place_gln"),
+        source_business_id=source_id,
+        source_text=source_text,
+        destination_business_id=destination_id,
+        destination_text=destination_text,
+        quantity=quantity,
+        unit=unit,
+        note=clean_text(data.get("note"), "note", max_length=2000, multiline=True),
+        origin=origin,
+        created_at=now,
+    )
+    session.add(event)
+    session.flush()
+    for row in inputs:
+        row.event_id = event.id
+        session.add(row)
+    session.flush()
+    return event
+
+
+def import_csv(
+    session: Session, business_id: int, batch_id: int, text: str, now: datetime
+) -> list[TraceEventRecord]:
+    """Events from a CSV (columns CSV_COLUMNS, header first), all or none.
+
+    ``facility`` is a facility's name or GLN; ``inputs`` lists lots as
+    ``GTIN/LOT`` or ``#<batch id>``, separated by ``;``.
+    """
+    reader = csv.DictReader(io.StringIO(text))
+    if reader.fieldnames is None or "biz_step" not in reader.fieldnames:
+        raise ValidationError(N_("the CSV needs a header row with at least biz_step"), field="file")
+    unknown = sorted(set(reader.fieldnames) - set(CSV_COLUMNS))
+    if unknown:
+        raise ValidationError(
+            N_("unknown columns: %(names)s"), field="file", names=", ".join(unknown)
+        )
+    by_name = {f.name.lower(): f.id for f in facilities(session, business_id)}
+    by_gln = {f.gln: f.id for f in facilities(session, business_id) if f.gln}
+    created: list[TraceEventRecord] = []
+    for number, row in enumerate(reader, start=2):
+        if number - 1 > MAX_CSV_ROWS:
+            raise ValidationError(N_("at most %(n)s events per file"), field="file", n=MAX_CSV_ROWS)
+        try:
+            facility_ref = (row.get("facility") or "").strip()
+            facility_id = by_gln.get(facility_ref) or by_name.get(facility_ref.lower())
+            if facility_ref and facility_id is None:
+                raise ValidationError(
+                    N_("no facility named %(name)s"), field="facility", name=facility_ref[:60]
+                )
+            data = {
+                "event_time": row.get("event_time"),
+                "biz_step": row.get("biz_step"),
+                "disposition": row.get("disposition") or None,
+                "facility_id": facility_id,
+                "place": row.get("place"),
+                "source": row.get("source") or None,
+                "destination": row.get("destination") or None,
+                "quantity": row.get("quantity"),
+                "unit": row.get("unit"),
+                "note": row.get("note"),
+                "inputs": _csv_inputs(row.get("inputs") or ""),
+            }
+            created.append(record_event(session, business_id, batch_id, data, now, origin="csv"))
+        except ValidationError as error:
+            raise ValidationError(
+                N_("line %(line)s: %(problem)s"),
+                field="file",
+                line=number,
+                problem=error.message,
+            ) from error
+    if not created:
+        raise ValidationError(N_("the CSV has no events"), field="file")
+    return created
+
+
+def _csv_inputs(text: str) -> list[dict[str, Any]]:
+    items: list[dict[str, Any]] = []
+    for part in (p.strip() for p in text.split(";")):
+        if not part:
+            continue
+        if part.startswith("#") and part[1:].isdigit():
+            items.append({"batch_id": int(part[1:])})
+        elif "/" in part:
+            gtin, _, lot = part.partition("/")
+            items.append({"gtin": gtin.strip() or None, "lot": lot.strip()})
+        else:
+            items.append({"lot": part})
+    return items
+
+
+# --- journeys --------------------------------------------------------------------------------
+
+
+@dataclass
+class JourneyStep:
+    event: TraceEventRecord
+    business_name: str
+    facility: Facility | None
+    source_name: str | None
+    destination_name: str | None
+    inputs: list[tuple[TraceEventInput, str | None]] = field(default_factory=list)  # input, label
+
+
+@dataclass
+class Journey:
+    batch: Batch
+    product_name: str
+    business_name: str
+    steps: list[JourneyStep]
+    inputs: list[Journey] = field(default_factory=list)  # the lots it was made from, one level down
+
+
+def journey(session: Session, batch_id: int, *, depth: int = 1) -> Journey:
+    batch = session.get(Batch, batch_id)
+    if batch is None:
+        raise NotFound(N_("batch %(id)s not found"), id=batch_id)
+    product = session.get(Product, batch.product_id)
+    owner = session.get(Business, batch.business_id)
+    events = list(
+        session.scalars(
+            select(TraceEventRecord)
+            .where(TraceEventRecord.batch_id == batch.id)
+            .order_by(TraceEventRecord.event_time, TraceEventRecord.id)
+        )
+    )
+    names = _business_names(session, events)
+    steps: list[JourneyStep] = []
+    input_batches: list[int] = []
+    for event in events:
+        inputs = list(
+            session.scalars(select(TraceEventInput).where(TraceEventInput.event_id == event.id))
+        )
+        labels: list[tuple[TraceEventInput, str | None]] = []
+        for item in inputs:
+            if item.batch_id is not None:
+                source_batch = session.get(Batch, item.batch_id)
+                source_product = (
+                    session.get(Product, source_batch.product_id) if source_batch else None
+                )
+                labels.append(
+                    (
+                        item,
+                        _lot_label(source_product, source_batch),
+                    )
+                )
+                input_batches.append(item.batch_id)
+            else:
+                labels.append((item, item.description))
+        steps.append(
+            JourneyStep(
+                event=event,
+                business_name=names.get(event.business_id, ""),
+                facility=session.get(Facility, event.facility_id) if event.facility_id else None,
+                source_name=names.get(event.source_business_id)
+                if event.source_business_id
+                else event.source_text,
+                destination_name=names.get(event.destination_business_id)
+                if event.destination_business_id
+                else event.destination_text,
+                inputs=labels,
+            )
+        )
+    result = Journey(
+        batch=batch,
+        product_name=product.name if product else "",
+        business_name=owner.name if owner else "",
+        steps=steps,
+    )
+    if depth > 0:
+        seen: set[int] = set()
+        for source_id in input_batches:
+            if source_id not in seen and source_id != batch.id:
+                seen.add(source_id)
+                result.inputs.append(journey(session, source_id, depth=depth - 1))
+    return result
+
+
+def _lot_label(product: Product | None, batch: Batch | None) -> str:
+    return f"{product.name if product else ''} · {batch.lot if batch else ''}"
+
+
+def _business_names(session: Session, events: list[TraceEventRecord]) -> dict[int, str]:
+    ids = (
+        {e.business_id for e in events}
+        | {e.source_business_id for e in events if e.source_business_id}
+        | {e.destination_business_id for e in events if e.destination_business_id}
+    )
+    if not ids:
+        return {}
+    return dict(
+        session.execute(select(Business.id, Business.name).where(Business.id.in_(ids))).all()
+    )
+
+
+# --- shipments -------------------------------------------------------------------------------
+
+
+def find_partner(session: Session, value: Any) -> Business:
+    """A partner business on TraceQR, by its id or its tax code."""
+    text = str(value or "").strip()
+    partner = None
+    if text.isdigit() and len(text) <= 9:
+        partner = session.get(Business, int(text))
+    if partner is None and text:
+        partner = session.scalar(select(Business).where(Business.tax_code == text.replace("-", "")))
+    if partner is None:
+        raise ValidationError(N_("no business on TraceQR has this id or tax code"), field="partner")
+    return partner
+
+
+def ship(
+    session: Session,
+    business_id: int,
+    batch_id: int,
+    partner: Any,
+    data: dict[str, Any],
+    now: datetime,
+) -> Shipment:
+    batch = batch_for_events(session, business_id, batch_id)
+    to = find_partner(session, partner)
+    if to.id == business_id:
+        raise ValidationError(N_("a shipment goes to another business"), field="partner")
+    event = record_event(
+        session,
+        business_id,
+        batch.id,
+        {**data, "biz_step": "shipping", "destination": to.id, "inputs": None},
+        now,
+        origin="shipment",
+    )
+    shipment = Shipment(
+        batch_id=batch.id,
+        from_business_id=business_id,
+        to_business_id=to.id,
+        status="sent",
+        quantity=event.quantity,
+        unit=event.unit,
+        shipping_event_id=event.id,
+        sent_at=now,
+    )
+    session.add(shipment)
+    session.flush()
+    return shipment
+
+
+def shipments(session: Session, business_id: int) -> tuple[list[Shipment], list[Shipment]]:
+    """(incoming, outgoing), newest first."""
+    rows = session.scalars(
+        select(Shipment)
+        .where(
+            or_(Shipment.to_business_id == business_id, Shipment.from_business_id == business_id)
+        )
+        .order_by(Shipment.id.desc())
+        .limit(200)
+    ).all()
+    return (
+        [s for s in rows if s.to_business_id == business_id],
+        [s for s in rows if s.from_business_id == business_id],
+    )
+
+
+def answer_shipment(
+    session: Session,
+    business_id: int,
+    shipment_id: int,
+    accept: bool,
+    data: dict[str, Any],
+    now: datetime,
+) -> Shipment:
+    """The partner accepts (a receiving event on the batch, recorded by them) or refuses."""
+    shipment = session.get(Shipment, shipment_id)
+    if shipment is None or shipment.to_business_id != business_id:
+        raise NotFound(N_("no such shipment"))
+    if shipment.status != "sent":
+        raise Conflict(N_("this shipment was already answered"))
+    shipment.answered_at = now
+    if not accept:
+        shipment.status = "refused"
+        session.flush()
+        return shipment
+    shipment.status = "accepted"
+    session.flush()
+    event = record_event(
+        session,
+        business_id,
+        shipment.batch_id,
+        {
+            **data,
+            "biz_step": "receiving",
+            "source": shipment.from_business_id,
+            "quantity": data.get("quantity", shipment.quantity),
+            "unit": data.get("unit", shipment.unit),
+        },
+        now,
+        origin="shipment",
+    )
+    shipment.receiving_event_id = event.id
+    session.flush()
+    return shipment
+
+
+# --- exports ---------------------------------------------------------------------------------
+
+
+def lot_ref(session: Session, batch: Batch, public_url: str) -> LotRef:
+    product = session.get(Product, batch.product_id)
+    gtin = product.gtin if product else None
+    return LotRef(
+        gtin=gtin, lot=batch.lot, uri=None if gtin else f"{public_url.lower()}/lots/{batch.id}"
+    )
+
+
+def business_party(
+    session: Session, business_id: int | None, text: str | None, public_url: str
+) -> Party | None:
+    if business_id is not None:
+        business = session.get(Business, business_id)
+        if business is not None:
+            return Party(name=business.name, uri=f"{public_url.lower()}/businesses/{business.id}")
+    return Party(name=text) if text else None
+
+
+def trace_events(session: Session, batch: Batch, public_url: str) -> list[TraceEvent]:
+    """The batch's events as domain values (for EPCIS export)."""
+    events = session.scalars(
+        select(TraceEventRecord)
+        .where(TraceEventRecord.batch_id == batch.id)
+        .order_by(TraceEventRecord.event_time, TraceEventRecord.id)
+    ).all()
+    output = lot_ref(session, batch, public_url)
+    result: list[TraceEvent] = []
+    for event in events:
+        facility = session.get(Facility, event.facility_id) if event.facility_id else None
+        place = None
+        if facility is not None:
+            place = Place(
+                name=facility.name,
+                gln=facility.gln,
+                address=facility.address,
+                uri=f"{public_url.lower()}/facilities/{facility.id}",
+            )
+        elif event.place_text or event.place_gln:
+            place = Place(name=event.place_text or "", gln=event.place_gln)
+        inputs = []
+        for item in session.scalars(
+            select(TraceEventInput).where(TraceEventInput.event_id == event.id)
+        ):
+            if item.batch_id is not None:
+                source_batch = session.get(Batch, item.batch_id)
+                if source_batch is not None:
+                    inputs.append(
+                        Quantity(
+                            lot_ref(session, source_batch, public_url), item.quantity, item.unit
+                        )
+                    )
+            elif item.lot:
+                inputs.append(
+                    Quantity(
+                        LotRef(
+                            gtin=item.gtin,
+                            lot=item.lot,
+                            uri=None
+                            if item.gtin
+                            else f"{public_url.lower()}/lots/external/{item.lot}",
+                        ),
+                        item.quantity,
+                        item.unit,
+                    )
+                )
+        result.append(
+            TraceEvent(
+                event_id=event.event_uuid,
+                kind=EventKind(event.kind),
+                event_time=event.event_time.astimezone(_zone(event.time_zone)),
+                biz_step=event.biz_step,
+                disposition=event.disposition,
+                action=Action(event.action) if event.action else None,
+                outputs=(Quantity(output, event.quantity, event.unit),),
+                inputs=tuple(inputs),
+                place=place,
+                source=business_party(
+                    session, event.source_business_id, event.source_text, public_url
+                ),
+                destination=business_party(
+                    session, event.destination_business_id, event.destination_text, public_url
+                ),
+                actor=business_party(session, event.business_id, None, public_url),
+                note=event.note,
+            )
+        )
+    return result
+
+
+def _zone(offset: str) -> Any:
+    from traceqr.domain.trace import zone
+
+    try:
+        return zone(offset)
+    except ValueError:
+        return VIETNAM_TZ
+
+
+# --- JSON shapes (API, passport) -------------------------------------------------------------
+
+
+def facility_json(facility: Facility) -> dict[str, Any]:
+    return {
+        "id": facility.id,
+        "name": facility.name,
+        "kind": facility.kind,
+        "address": facility.address,
+        "province_code": facility.province_code,
+        "gln": facility.gln,
+    }
+
+
+def _party_json(
+    names: dict[int, str], business_id: int | None, text: str | None
+) -> dict[str, Any] | None:
+    if business_id is not None:
+        return {"id": business_id, "name": names.get(business_id)}
+    return {"id": None, "name": text} if text else None
+
+
+def event_json(session: Session, event: TraceEventRecord) -> dict[str, Any]:
+    return events_json(session, event.batch_id, only=[event])[0]
+
+
+def events_json(
+    session: Session, batch_id: int, *, only: list[TraceEventRecord] | None = None
+) -> list[dict[str, Any]]:
+    """A batch's events (or just ``only``), oldest first, as the API answers them."""
+    events = (
+        only
+        if only is not None
+        else list(
+            session.scalars(
+                select(TraceEventRecord)
+                .where(TraceEventRecord.batch_id == batch_id)
+                .order_by(TraceEventRecord.event_time, TraceEventRecord.id)
+            )
+        )
+    )
+    names = _business_names(session, events)
+    result = []
+    for event in events:
+        facility = session.get(Facility, event.facility_id) if event.facility_id else None
+        inputs = session.scalars(
+            select(TraceEventInput).where(TraceEventInput.event_id == event.id)
+        )
+        result.append(
+            {
+                "id": event.event_uuid,
+                "batch_id": event.batch_id,
+                "kind": event.kind,
+                "action": event.action,
+                "biz_step": event.biz_step,
+                "disposition": event.disposition,
+                "event_time": event.event_time.astimezone(_zone(event.time_zone)).isoformat(),
+                "time_zone": event.time_zone,
+                "recorded_by": {"id": event.business_id, "name": names.get(event.business_id)},
+                "facility": facility_json(facility) if facility else None,
+                "place": event.place_text,
+                "place_gln": event.place_gln,
+                "source": _party_json(names, event.source_business_id, event.source_text),
+                "destination": _party_json(
+                    names, event.destination_business_id, event.destination_text
+                ),
+                "quantity": event.quantity,
+                "unit": event.unit,
+                "inputs": [
+                    {
+                        "batch_id": item.batch_id,
+                        "gtin": item.gtin,
+                        "lot": item.lot,
+                        "description": item.description,
+                        "quantity": item.quantity,
+                        "unit": item.unit,
+                    }
+                    for item in inputs
+                ],
+                "note": event.note,
+                "origin": event.origin,
+            }
+        )
+    return result
+
+
+def shipment_json(session: Session, shipment: Shipment) -> dict[str, Any]:
+    batch = session.get(Batch, shipment.batch_id)
+    product = session.get(Product, batch.product_id) if batch else None
+    names = dict(
+        session.execute(
+            select(Business.id, Business.name).where(
+                Business.id.in_((shipment.from_business_id, shipment.to_business_id))
+            )
+        ).all()
+    )
+    return {
+        "id": shipment.id,
+        "batch_id": shipment.batch_id,
+        "lot": batch.lot if batch else "",
+        "product": product.name if product else "",
+        "sender": {"id": shipment.from_business_id, "name": names.get(shipment.from_business_id)},
+        "receiver": {"id": shipment.to_business_id, "name": names.get(shipment.to_business_id)},
+        "status": shipment.status,
+        "quantity": shipment.quantity,
+        "unit": shipment.unit,
+        "sent_at": iso_vietnam(shipment.sent_at),
+        "answered_at": iso_vietnam(shipment.answered_at),
+    }
+
+
+# --- EPCIS 2.0 -------------------------------------------------------------------------------
+
+
+def epcis_document(
+    session: Session, batch: Batch, public_url: str, now: datetime
+) -> dict[str, Any]:
+    from traceqr.domain.epcis import export_document
+
+    return export_document(trace_events(session, batch, public_url), created_at=now)
+
+
+@dataclass
+class ImportResult:
+    created: list[TraceEventRecord]
+    already_present: int
+
+
+def _held_batch_for_lot(
+    session: Session, business_id: int, lot: LotRef, public_url: str
+) -> Batch | None:
+    prefix = f"{public_url.lower()}/lots/"
+    if lot.gtin is None and lot.uri and lot.uri.lower().startswith(prefix):
+        tail = lot.uri[len(prefix) :]
+        batch = session.get(Batch, int(tail)) if tail.isdigit() and len(tail) < 12 else None
+    elif lot.gtin is not None:
+        batch = None
+        for candidate in session.scalars(
+            select(Batch)
+            .join(Product, Product.id == Batch.product_id)
+            .where(Product.gtin == lot.gtin, Batch.lot == lot.lot)
+        ):
+            if holds_batch(session, business_id, candidate):
+                batch = candidate
+                break
+    else:
+        return None
+    if batch is None or not holds_batch(session, business_id, batch):
+        return None
+    return batch
+
+
+def _party_value(party: Party | None, public_url: str) -> int | str | None:
+    if party is None:
+        return None
+    prefix = f"{public_url.lower()}/businesses/"
+    if party.uri and party.uri.lower().startswith(prefix):
+        tail = party.uri[len(prefix) :]
+        if tail.isdigit() and len(tail) < 12:
+            return int(tail)
+    return party.name or party.gln or party.uri
+
+
+def import_epcis(
+    session: Session, business_id: int, text: str, public_url: str, now: datetime
+) -> ImportResult:
+    """Events from an EPCIS 2.0 document, each about a lot the business holds; all or none.
+
+    Events already recorded (same eventID, same batch) are counted, not recorded twice.
+    """
+    from traceqr.domain.epcis import EpcisError, import_document
+
+    try:
+        events = import_document(text)
+    except EpcisError as exc:
+        raise ValidationError(
+            N_("the EPCIS document is refused: %(reason)s"), field="file", reason=str(exc)
+        ) from exc
+    if len(events) > MAX_CSV_ROWS:
+        raise ValidationError(N_("at most %(n)s events per file"), field="file", n=MAX_CSV_ROWS)
+    own_facilities = {f.gln: f.id for f in facilities(session, business_id) if f.gln}
+    seen: set[str] = set()
+    created: list[TraceEventRecord] = []
+    already = 0
+    for number, event in enumerate(events, start=1):
+        if event.event_id in seen:
+            raise ValidationError(
+                N_("event %(n)s repeats the eventID %(id)s"),
+                field="file",
+                n=number,
+                id=event.event_id[:80],
+            )
+        seen.add(event.event_id)
+        if not event.outputs:
+            raise ValidationError(N_("event %(n)s names no lot"), field="file", n=number)
+        lot = event.outputs[0].lot
+        batch = _held_batch_for_lot(session, business_id, lot, public_url)
+        if batch is None:
+            raise ValidationError(
+                N_("event %(n)s is about lot %(lot)s: not one of your batches, nor shipped to you"),
+                field="file",
+                n=number,
+                lot=(f"{lot.gtin}/{lot.lot}" if lot.gtin else lot.uri or lot.lot)[:80],
+            )
+        existing = session.scalar(
+            select(TraceEventRecord).where(TraceEventRecord.event_uuid == event.event_id)
+        )
+        if existing is not None:
+            if existing.batch_id != batch.id:
+                raise ValidationError(
+                    N_("event %(n)s: its eventID is already used by another event"),
+                    field="file",
+                    n=number,
+                )
+            already += 1
+            continue
+        inputs: list[dict[str, Any]] = []
+        for item in event.inputs:
+            held = _held_batch_for_lot(session, business_id, item.lot, public_url)
+            if held is not None:
+                inputs.append({"batch_id": held.id, "quantity": item.amount, "unit": item.unit})
+            else:
+                inputs.append(
+                    {
+                        "gtin": item.lot.gtin,
+                        "lot": item.lot.lot,
+                        "description": item.lot.uri,
+                        "quantity": item.amount,
+                        "unit": item.unit,
+                    }
+                )
+        place = event.place
+        data = {
+            "biz_step": event.biz_step,
+            "disposition": event.disposition,
+            "event_time": event.event_time,
+            "facility_id": own_facilities.get(place.gln) if place and place.gln else None,
+            "place": (place.name or place.address) if place else None,
+            "place_gln": place.gln if place else None,
+            "source": _party_value(event.source, public_url),
+            "destination": _party_value(event.destination, public_url),
+            "quantity": event.outputs[0].amount,
+            "unit": event.outputs[0].unit,
+            "note": event.note,
+            "inputs": inputs,
+        }
+        if data["facility_id"] is not None:
+            data["place"] = data["place_gln"] = None
+        try:
+            created.append(
+                record_event(
+                    session,
+                    business_id,
+                    batch.id,
+                    data,
+                    now,
+                    origin="epcis",
+                    event_uuid=event.event_id,
+                )
+            )
+        except ValidationError as error:
+            raise ValidationError(
+                N_("event %(n)s: %(problem)s"), field="file", n=number, problem=error.message
+            ) from error
+    return ImportResult(created=created, already_present=already)
+
+
+# --- national portal and digital product passport -------------------------------------------
+
+
+def passport(session: Session, batch: Batch, public_url: str, now: datetime) -> dict[str, Any]:
+    """Product, producer, batch and events, with the content Decree 37/2026 Art. 32 asks of a
+    digital product passport: name and GTIN; producer's name, address and ID (tax code);
+    origin; traceability data; certifications; NSX/HSD; warnings."""
+    from traceqr.models import Certification
+
+    product = session.get(Product, batch.product_id)
+    owner = session.get(Business, batch.business_id)
+    assert product is not None and owner is not None
+    place = province(owner.province_code)
+    certifications = session.scalars(
+        select(Certification)
+        .where(Certification.product_id == product.id)
+        .order_by(Certification.id)
+    )
+    warnings = []
+    if batch.recalled_at is not None:
+        warnings.append(
+            {
+                "kind": "recalled",
+                "since": iso_vietnam(batch.recalled_at),
+                "text": batch.recall_reason,
+            }
+        )
+    if batch.expiry_date is not None and batch.expiry_date < now.astimezone(VIETNAM_TZ).date():
+        warnings.append({"kind": "expired", "since": batch.expiry_date.isoformat(), "text": None})
+    ref = lot_ref(session, batch, public_url)
+    journey_inputs = []
+    seen: set[int] = set()
+    for event in session.scalars(
+        select(TraceEventRecord.id).where(TraceEventRecord.batch_id == batch.id)
+    ):
+        for item in session.scalars(
+            select(TraceEventInput).where(
+                TraceEventInput.event_id == event, TraceEventInput.batch_id.is_not(None)
+            )
+        ):
+            if item.batch_id in seen:
+                continue
+            seen.add(item.batch_id)
+            source = session.get(Batch, item.batch_id)
+            if source is None:
+                continue
+            source_product = session.get(Product, source.product_id)
+            source_owner = session.get(Business, source.business_id)
+            journey_inputs.append(
+                {
+                    "product": source_product.name if source_product else None,
+                    "gtin": source_product.gtin if source_product else None,
+                    "lot": source.lot,
+                    "producer": {
+                        "name": source_owner.name if source_owner else None,
+                        "tax_code": source_owner.tax_code if source_owner else None,
+                    },
+                    "events": events_json(session, source.id),
+                }
+            )
+    return {
+        "format": "traceqr-passport/1",
+        "generated_at": iso_vietnam(now),
+        "id": ref.class_uri(),
+        "product": {
+            "name": product.name,
+            "gtin": product.gtin,
+            "brand": product.brand,
+            "category": product.category,
+            "description": product.description,
+            "origin": product.origin,
+            "standards": product.standards,
+            "certifications": [
+                {
+                    "kind": c.kind,
+                    "number": c.number,
+                    "issuer": c.issuer,
+                    "grade": c.grade,
+                    "valid_from": c.valid_from.isoformat() if c.valid_from else None,
+                    "valid_until": c.valid_until.isoformat() if c.valid_until else None,
+                }
+                for c in certifications
+            ],
+        },
+        "producer": {
+            "name": owner.name,
+            "legal_name": owner.legal_name,
+            "tax_code": owner.tax_code,
+            "address": ", ".join(
+                p
+                for p in (
+                    owner.address_street,
+                    owner.address_commune,
+                    place.name_vi if place else None,
+                )
+                if p
+            )
+            or None,
+            "province_code": owner.province_code,
+            "industrial_cluster": owner.cluster_name,
+            "phone": owner.phone,
+            "website": owner.website,
+        },
+        "batch": {
+            "lot": batch.lot,
+            "production_date": batch.production_date.isoformat() if batch.production_date else None,
+            "expiry_date": batch.expiry_date.isoformat() if batch.expiry_date else None,
+            "quantity": batch.quantity,
+            "facility": batch.facility,
+        },
+        "warnings": warnings,
+        "events": events_json(session, batch.id),
+        "inputs": journey_inputs,
+    }
