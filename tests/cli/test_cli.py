@@ -117,6 +117,7 @@ def test_demo_prints_a_stamp_url_that_verifies_and_an_api_key(cli_env: dict[str,
     assert lines["Demo login"] == "gomsu@battrang.demo.traceqr.vn / demo-password-2026"
     assert run(cli_env, "demo").stdout == first.stdout  # idempotent
     assert run(cli_env, "verify", lines["Demo stamp"]).exit_code == 0
+    assert run(cli_env, "verify", lines["Demo stamp with a supply chain"]).exit_code == 0
 
 
 @pytest.fixture

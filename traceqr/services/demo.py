@@ -1,4 +1,5 @@
-"""Demo data: two businesses in Hà Nội's industrial clusters, with stamps that verify.
+"""Demo data: two businesses in Hà Nội's industrial clusters, with stamps that verify, and a
+three-business tea supply chain (grower → processor → retailer).
 
 Loaded by ``traceqr demo`` (and ``make run``). Idempotent: a second run finds the demo
 businesses and only reprints what the first run wrote to ``instance/demo-credentials.json``.
@@ -15,6 +16,7 @@ from pathlib import Path
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from traceqr.domain.dates import VIETNAM_TZ
 from traceqr.domain.gs1 import check_digit
 from traceqr.domain.stamp_format import stamp_url
 from traceqr.keystore import KeyStore
@@ -120,13 +122,243 @@ class DemoCredentials:
     api_key: str
     login_email: str
     login_password: str
+    chain_stamp_url: str = ""  # a stamp whose batch went grower → processor → retailer
 
     def lines(self) -> list[str]:
+        lines = [f"Demo stamp: {self.stamp_url}"]
+        if self.chain_stamp_url:
+            lines.append(f"Demo stamp with a supply chain: {self.chain_stamp_url}")
         return [
-            f"Demo stamp: {self.stamp_url}",
+            *lines,
             f"Demo API key: {self.api_key}",
             f"Demo login: {self.login_email} / {self.login_password}",
         ]
+
+
+# A tea supply chain across three businesses on TraceQR: the grower harvests, ships to the
+# processor, who makes packed tea from it and ships that to a shop in Hà Nội.
+CHAIN_GROWER = {
+    "name": "HTX Chè Tân Cương",
+    "email": "htx@tancuong.demo.traceqr.vn",
+    "profile": {
+        "legal_name": "Hợp tác xã Chè Tân Cương",
+        "tax_code": "4601900002",
+        "address_street": "Xóm Nam Đồng",
+        "address_commune": "Xã Tân Cương",
+        "province_code": "thai-nguyen",
+    },
+}
+CHAIN_PROCESSOR = {
+    "name": "Chè Hà Nội Sóc Sơn",
+    "email": "chehanoi@socson.demo.traceqr.vn",
+    "profile": {
+        "legal_name": "Công ty Cổ phần Chè Hà Nội Sóc Sơn",
+        "tax_code": "0109900009",
+        "address_street": "Lô A2, Cụm công nghiệp Nam Sơn",
+        "address_commune": "Xã Nam Sơn",
+        "province_code": "ha-noi",
+        "cluster_name": "Cụm công nghiệp Nam Sơn",
+        "phone": "024 3595 2026",
+    },
+}
+CHAIN_RETAILER = {
+    "name": "Siêu thị Thăng Long Mart",
+    "email": "mart@thanglong.demo.traceqr.vn",
+    "profile": {
+        "legal_name": "Công ty TNHH Thương mại Thăng Long Mart",
+        "tax_code": "0109800004",
+        "address_street": "Số 241 Xuân Thủy",
+        "address_commune": "Phường Cầu Giấy",
+        "province_code": "ha-noi",
+    },
+}
+CHAIN_LOT = "CHN-2611-01"
+
+
+def load_demo_chain(session: Session, keystore: KeyStore, public_url: str, now: datetime) -> str:
+    """The three-business tea chain; returns the URL of one of the packed tea's stamps."""
+    from traceqr.services import traceability
+
+    def business(spec: dict) -> int:  # type: ignore[type-arg]
+        created = create_business(
+            session,
+            keystore,
+            name=spec["name"],
+            email=spec["email"],
+            password=DEMO_PASSWORD,
+            now=now,
+            profile=spec["profile"],
+        )
+        return created.business.id
+
+    def at(days_ago: int, hour: int, minute: int = 0) -> str:
+        local = (now - timedelta(days=days_ago)).astimezone(VIETNAM_TZ)
+        return local.replace(hour=hour, minute=minute, second=0, microsecond=0).isoformat()
+
+    grower, processor, retailer = (
+        business(CHAIN_GROWER),
+        business(CHAIN_PROCESSOR),
+        business(CHAIN_RETAILER),
+    )
+    hill = traceability.create_facility(
+        session,
+        grower,
+        {
+            "name": "Đồi chè Tân Cương",
+            "kind": "farm",
+            "address": "Xóm Nam Đồng, xã Tân Cương",
+            "province_code": "thai-nguyen",
+        },
+        now,
+    )
+    works = traceability.create_facility(
+        session,
+        processor,
+        {
+            "name": "Xưởng chế biến Nam Sơn",
+            "kind": "factory",
+            "address": "Lô A2, Cụm công nghiệp Nam Sơn",
+            "province_code": "ha-noi",
+        },
+        now,
+    )
+    shop = traceability.create_facility(
+        session,
+        retailer,
+        {
+            "name": "Thăng Long Mart Cầu Giấy",
+            "kind": "shop",
+            "address": "Số 241 Xuân Thủy",
+            "province_code": "ha-noi",
+        },
+        now,
+    )
+
+    leaves_product = catalog.create_product(
+        session,
+        grower,
+        {"name": "Chè búp tươi Tân Cương", "origin": "Việt Nam", "standards": "VietGAP"},
+        now,
+    )
+    leaves = catalog.create_batch(
+        session, grower, leaves_product.id, {"lot": "TC-2611-05", "quantity": 500}, now
+    )
+    traceability.record_event(
+        session,
+        grower,
+        leaves.id,
+        {
+            "biz_step": "commissioning",
+            "event_time": at(12, 6),
+            "facility_id": hill.id,
+            "quantity": 500,
+            "unit": "KGM",
+            "note": "Hái một tôm hai lá, buổi sáng.",
+        },
+        now,
+        origin="portal",
+    )
+    to_processor = traceability.ship(
+        session,
+        grower,
+        leaves.id,
+        processor,
+        {"event_time": at(12, 13), "facility_id": hill.id, "quantity": 500, "unit": "KGM"},
+        now,
+    )
+    traceability.answer_shipment(
+        session,
+        processor,
+        to_processor.id,
+        True,
+        {"event_time": at(12, 17, 30), "facility_id": works.id},
+        now,
+    )
+
+    tea_product = catalog.create_product(
+        session,
+        processor,
+        {
+            "name": "Chè Thái Nguyên đặc biệt hộp 200 g",
+            "gtin": gtin13("893612300021"),
+            "brand": "Chè Hà Nội",
+            "category": "Chè (trà) khô",
+            "origin": "Việt Nam",
+            "standards": "TCVN 1457:1983; VietGAP",
+            "description": "Chè xanh sao suốt thủ công.",
+        },
+        now,
+    )
+    made = (now - timedelta(days=11)).astimezone(VIETNAM_TZ).date()
+    tea = catalog.create_batch(
+        session,
+        processor,
+        tea_product.id,
+        {
+            "lot": CHAIN_LOT,
+            "production_date": made.isoformat(),
+            "expiry_date": (made + timedelta(days=730)).isoformat(),
+            "quantity": 500,
+        },
+        now,
+    )
+    traceability.record_event(
+        session,
+        processor,
+        tea.id,
+        {
+            "biz_step": "transforming",
+            "event_time": at(11, 8),
+            "facility_id": works.id,
+            "inputs": [{"batch_id": leaves.id, "quantity": 500, "unit": "KGM"}],
+            "quantity": 100,
+            "unit": "KGM",
+            "note": "Làm héo, diệt men, vò, sao khô.",
+        },
+        now,
+        origin="portal",
+    )
+    traceability.record_event(
+        session,
+        processor,
+        tea.id,
+        {
+            "biz_step": "packing",
+            "event_time": at(10, 9),
+            "facility_id": works.id,
+            "quantity": 500,
+            "unit": "BX",
+        },
+        now,
+        origin="portal",
+    )
+    issuance.issue_stamps(session, keystore, tea, 50, now=now)
+    to_shop = traceability.ship(
+        session,
+        processor,
+        tea.id,
+        retailer,
+        {"event_time": at(9, 7), "facility_id": works.id, "quantity": 120, "unit": "BX"},
+        now,
+    )
+    traceability.answer_shipment(
+        session,
+        retailer,
+        to_shop.id,
+        True,
+        {"event_time": at(9, 10, 15), "facility_id": shop.id},
+        now,
+    )
+    traceability.record_event(
+        session,
+        retailer,
+        tea.id,
+        {"biz_step": "retail_selling", "event_time": at(8, 8), "facility_id": shop.id},
+        now,
+        origin="portal",
+    )
+    first = next(stamps.iter_batch_stamps(session, tea, public_url, chunk=1))
+    return first.url
 
 
 def load_demo(
@@ -197,11 +429,13 @@ def load_demo(
         if index == 0:
             first_api_key = created.api_key
 
+    chain_stamp_url = load_demo_chain(session, keystore, public_url, now)
     credentials = DemoCredentials(
         stamp_url=first_stamp_url or stamp_url(public_url, ""),
         api_key=first_api_key,
         login_email=first_email,
         login_password=DEMO_PASSWORD,
+        chain_stamp_url=chain_stamp_url,
     )
     path.write_text(json.dumps(credentials.__dict__, indent=2) + "\n", encoding="utf-8")
     path.chmod(0o600)

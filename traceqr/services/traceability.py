@@ -472,6 +472,15 @@ def journey(session: Session, batch_id: int, *, depth: int = 1) -> Journey:
     return result
 
 
+def public_journey(session: Session, batch_id: int) -> Journey | None:
+    """The journey the stamp page shows, or None when nothing was recorded (one cheap
+    indexed look-up on the verification path)."""
+    recorded = session.scalar(
+        select(TraceEventRecord.id).where(TraceEventRecord.batch_id == batch_id).limit(1)
+    )
+    return journey(session, batch_id) if recorded is not None else None
+
+
 def _lot_label(product: Product | None, batch: Batch | None) -> str:
     return f"{product.name if product else ''} · {batch.lot if batch else ''}"
 

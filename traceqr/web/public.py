@@ -13,7 +13,7 @@ from sqlalchemy import text
 from traceqr.domain.provinces import province
 from traceqr.domain.stamp_format import short_code
 from traceqr.errors import Conflict, ValidationError
-from traceqr.services import claims
+from traceqr.services import claims, traceability
 from traceqr.services.registry import jwks_document
 from traceqr.services.shoppers import clean_place, create_report, set_scan_place
 from traceqr.services.uploads import safe_upload_path, store_image
@@ -49,8 +49,11 @@ def render_verification(
     business_province = province(result.origin.get("province_code"))
     if place_form is None and result.scan_id is not None and result.stamp_id is not None:
         place_form = PlaceForm(formdata=None, token=scan_tokens().dumps(result.scan_id))
+    batch_id = result.origin.get("batch_id") if result.origin else None
+    journey = traceability.public_journey(db_session(), batch_id) if batch_id else None
     html = render_template(
         "stamp.html",
+        journey=journey,
         result=result,
         status=result.status.value,
         short_code=short_code(result.stamp.serial) if result.stamp else None,

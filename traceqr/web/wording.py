@@ -6,6 +6,7 @@ The keys are the stable status and reason codes; the texts are gettext messages.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 
 from flask_babel import lazy_gettext as _l
 from flask_babel.speaklater import LazyString
@@ -133,12 +134,74 @@ READINESS: dict[str, LazyString] = {
 }
 
 
+# What each GS1 CBV business step means to a shopper reading a batch's journey.
+BIZ_STEPS: dict[str, LazyString] = {
+    "commissioning": _l("Harvested or produced"),
+    "receiving": _l("Received"),
+    "accepting": _l("Accepted"),
+    "inspecting": _l("Inspected"),
+    "storing": _l("Stored"),
+    "transforming": _l("Processed"),
+    "packing": _l("Packed"),
+    "shipping": _l("Shipped"),
+    "departing": _l("Departed"),
+    "arriving": _l("Arrived"),
+    "retail_selling": _l("On sale at the shop"),
+    "destroying": _l("Destroyed"),
+    "decommissioning": _l("Taken out of use"),
+    "holding": _l("Held back"),
+    "recalling": _l("Recalled"),
+}
+
+UNITS: dict[str, LazyString] = {
+    "KGM": _l("kg"),
+    "GRM": _l("g"),
+    "TNE": _l("tonnes"),
+    "LTR": _l("litres"),
+    "MLT": _l("ml"),
+    "EA": _l("pieces"),
+    "H87": _l("pieces"),
+    "CT": _l("cartons"),
+    "BX": _l("boxes"),
+    "PK": _l("packs"),
+    "MTR": _l("m"),
+}
+
+
+def step_text(step: str) -> str:
+    text = BIZ_STEPS.get(step)
+    return str(text) if text is not None else step.replace("_", " ")
+
+
+def unit_text(unit: str | None) -> str:
+    if not unit:
+        return ""
+    text = UNITS.get(unit)
+    return str(text) if text is not None else unit
+
+
+def event_time_text(event_time: datetime, offset: str) -> str:
+    """``07:30 02/11/2026`` in the zone it happened in; the offset is named unless it is
+    Vietnam's."""
+    from traceqr.domain.trace import VIETNAM_OFFSET, zone
+
+    try:
+        local = event_time.astimezone(zone(offset))
+    except ValueError:
+        local, offset = event_time, VIETNAM_OFFSET
+    text = local.strftime("%H:%M %d/%m/%Y")
+    return text if offset == VIETNAM_OFFSET else f"{text} (UTC{offset})"
+
+
 def template_helpers() -> dict[str, object]:
     from traceqr.domain.provinces import province
     from traceqr.domain.stamp_format import short_code
 
     return {
         "verdict_wording": verdict_wording,
+        "step_text": step_text,
+        "event_time_text": event_time_text,
+        "unit_text": unit_text,
         "reason_text": reason_text,
         "job_status_text": lambda status: str(JOB_STATUSES.get(status, status)),
         "readiness_text": lambda code: str(READINESS.get(code, code)),
