@@ -54,7 +54,9 @@ def main() -> None:
         copied_id = session.scalar(select(Stamp.id).order_by(Stamp.scan_count.desc()).limit(1))
         copied_batch = session.get(Batch, session.get(Stamp, copied_id).batch_id)  # type: ignore[union-attr]
         copied_url = next(
-            s.url for s in iter_batch_stamps(session, copied_batch, base) if s.seq == session.get(Stamp, copied_id).seq  # type: ignore[union-attr]
+            s.url
+            for s in iter_batch_stamps(session, copied_batch, base)
+            if s.seq == session.get(Stamp, copied_id).seq  # type: ignore[union-attr]
         )
         first_batch_id = batches[0].id
         first_product_id = batches[0].product_id
@@ -66,7 +68,10 @@ def main() -> None:
         with sync_playwright() as playwright:
             browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_FLAGS)
             phone = browser.new_context(
-                viewport={"width": 360, "height": 780}, device_scale_factor=2, is_mobile=True, locale="vi-VN"
+                viewport={"width": 360, "height": 780},
+                device_scale_factor=2,
+                is_mobile=True,
+                locale="vi-VN",
             )
             page = phone.new_page()
             page.goto(credentials.stamp_url)
@@ -98,7 +103,10 @@ def main() -> None:
             page.screenshot(path=OUT / "desktop-sheet-designer-vi.png", full_page=True)
 
             mobile_portal = browser.new_context(
-                viewport={"width": 360, "height": 780}, device_scale_factor=2, is_mobile=True, locale="vi-VN"
+                viewport={"width": 360, "height": 780},
+                device_scale_factor=2,
+                is_mobile=True,
+                locale="vi-VN",
             )
             page = mobile_portal.new_page()
             page.goto(base + "/portal/login")

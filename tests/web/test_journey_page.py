@@ -9,6 +9,7 @@ from html import unescape
 
 from flask.testing import FlaskClient
 
+from tests.conftest import Api
 from traceqr.services.demo import load_demo_chain
 from traceqr.state import AppState
 
@@ -67,7 +68,7 @@ def test_the_retailers_stamp_page_shows_grower_processor_and_retailer(
     assert "To: Siêu thị Thăng Long Mart" in english
 
 
-def test_a_batch_with_no_recorded_steps_shows_no_journey(client: FlaskClient, api) -> None:  # noqa: ANN001
+def test_a_batch_with_no_recorded_steps_shows_no_journey(client: FlaskClient, api: Api) -> None:
     batch = api.batch()
     api.issue(batch["id"], 1)
     (url,) = api.stamp_urls(batch["id"])
@@ -76,7 +77,7 @@ def test_a_batch_with_no_recorded_steps_shows_no_journey(client: FlaskClient, ap
     assert "journey" not in html
 
 
-def test_an_event_in_another_time_zone_shows_its_own_clock(client: FlaskClient, api) -> None:  # noqa: ANN001
+def test_an_event_in_another_time_zone_shows_its_own_clock(client: FlaskClient, api: Api) -> None:
     batch = api.batch()
     api.post(
         f"/batches/{batch['id']}/events",
