@@ -68,14 +68,20 @@ def install_and_go_offline(page: Any, live_server: LiveServer) -> None:
     assert int(page.get_attribute("#offline", "data-keys-count")) >= 1
 
 
+def checks_shown(page: Any) -> int:
+    return int(page.get_attribute("#offline-result", "data-checks") or 0)
+
+
 def check_text(page: Any, text: str) -> dict[str, Any]:
+    before = checks_shown(page)
     page.fill("#offline-text", text)
     page.click("#offline-check")
-    return read_result(page)
+    return read_result(page, before)
 
 
-def read_result(page: Any) -> dict[str, Any]:
-    page.wait_for_selector("#offline-result[data-result]", state="visible")
+def read_result(page: Any, before: int = 0) -> dict[str, Any]:
+    """The result shown after the ``before``-th one (the check runs asynchronously)."""
+    page.wait_for_selector(f"#offline-result[data-checks='{before + 1}']", state="visible")
     result = page.locator("#offline-result")
     return {
         "result": result.get_attribute("data-result"),
@@ -117,6 +123,7 @@ def test_the_offline_verifier_checks_stamps_with_the_network_cut(
         == Api(live_server.app.test_client(), business.api_key).verify(url)["stamp"]["short_code"]
     )
     assert page.is_visible("#offline-limits")  # issuance only: not copies, not revocations
+    assert page.evaluate("document.documentElement.scrollWidth") <= 360  # fits a phone
 
     # One base32 character changed in the signature, in the kid, in the unused last bits.
     assert check_text(page, change_char(url, 60))["reason"] == "bad_signature"
@@ -278,6 +285,36 @@ def test_the_javascript_refuses_what_the_spec_refuses(
     assert page.problems == []
 
 
+NO_WEBCRYPTO_ED25519 = """
+(() => {
+  const importKey = SubtleCrypto.prototype.importKey;
+  SubtleCrypto.prototype.importKey = function (format, data, algorithm, ...rest) {
+    const name = typeof algorithm === "string" ? algorithm : algorithm && algorithm.name;
+    if (String(name).toLowerCase() === "ed25519") {
+      return Promise.reject(new DOMException("Unrecognized name.", "NotSupportedError"));
+    }
+    return importKey.call(this, format, data, algorithm, ...rest);
+  };
+})();
+"""
+
+
+def test_without_ed25519_in_webcrypto_the_vendored_fallback_checks(
+    live_server: LiveServer, offline_page: Any, business: Any
+) -> None:
+    """Older browsers, and pages outside a secure context, have no WebCrypto Ed25519."""
+    page = offline_page
+    page.add_init_script(NO_WEBCRYPTO_ED25519)
+    urls = issue_stamps(live_server, business, 2)
+    page.goto(live_server.url + PAGE)
+    page.wait_for_selector("#offline[data-started='true']")
+    assert page.evaluate("TraceQROffline.backend()") == "tweetnacl"
+    genuine = check_text(page, urls[1])
+    assert (genuine["result"], genuine["business"]) == ("valid", "Gốm sứ Bát Tràng Test")
+    assert check_text(page, change_char(urls[1], 80))["reason"] == "bad_signature"
+    assert page.problems == []
+
+
 def stamp_png(url: str) -> bytes:
     return png_bytes(qr_matrix(url, "Q"), module_pixels=6)
 
@@ -359,3 +396,42 @@ def test_the_camera_reads_a_stamp_offline(
         assert page.problems == []
     finally:
         camera_browser.close()
+
+
+def test_the_worker_manifest_and_page_are_served_to_install(client: Any) -> None:
+    worker = client.get("/inspect/offline/sw.js")
+    assert worker.status_code == 200
+    assert worker.mimetype == "application/javascript"
+    assert worker.headers["Service-Worker-Allowed"] == "/inspect/offline/"
+    assert worker.headers["Cache-Control"] == "no-cache"
+    assert (
+        client.get(
+            "/inspect/offline/sw.js", headers={"If-None-Match": worker.headers["ETag"]}
+        ).status_code
+        == 304
+    )
+    source = worker.get_data(as_text=True)
+    config = json.loads(source.split("var CONFIG = ", 1)[1].split(";\n", 1)[0])
+    assert config["scope"] == PAGE and config["jwks"] == "/.well-known/jwks.json"
+    assert PAGE in config["pages"] and PAGE + "?lang=en" in config["pages"]
+    for path in config["pages"] + config["assets"] + [config["jwks"]]:
+        response = client.get(path)
+        response.close()
+        assert response.status_code == 200, path  # addAll fails on any miss
+    assert "/static/offline/vendor/jsQR.js" in config["assets"]
+    assert "/static/offline/vendor/nacl.min.js" in config["assets"]
+
+    manifest = client.get("/inspect/offline/manifest.webmanifest?lang=en")
+    assert manifest.mimetype == "application/manifest+json"
+    document = manifest.get_json(force=True)
+    assert document["display"] == "standalone"
+    assert document["start_url"] == PAGE + "?lang=en" and document["scope"] == PAGE
+    assert document["icons"][0]["src"] == "/static/img/icon.svg"
+
+    page = client.get(PAGE)
+    assert page.status_code == 200 and page.headers["Cache-Control"] == "no-cache"
+    assert "script-src 'self'" in page.headers["Content-Security-Policy"]
+    html = page.get_data(as_text=True)
+    assert "<script>" not in html and "style=" not in html  # nothing inline: the CSP forbids it
+    assert 'rel="manifest"' in html
+    assert client.get("/inspect/offline").status_code == 308  # the scope needs the slash
