@@ -138,6 +138,42 @@ def holds_batch(session: Session, business_id: int, batch: Batch) -> bool:
     )
 
 
+def held_batches(session: Session, business_id: int, limit: int = 300) -> list[tuple[Batch, str]]:
+    """Batches a business can record on or use as inputs, newest first, with product names:
+    its own and those shipped to it and accepted."""
+    received = select(Shipment.batch_id).where(
+        Shipment.to_business_id == business_id, Shipment.status == "accepted"
+    )
+    rows = session.execute(
+        select(Batch, Product.name)
+        .join(Product, Product.id == Batch.product_id)
+        .where(or_(Batch.business_id == business_id, Batch.id.in_(received)))
+        .order_by(Batch.id.desc())
+        .limit(limit)
+    ).all()
+    return [(batch, name) for batch, name in rows]
+
+
+def received_batches(session: Session, business_id: int) -> list[tuple[Batch, str, str]]:
+    """Batches partners shipped to this business and it accepted: batch, product, sender."""
+    rows = session.execute(
+        select(Batch, Product.name, Business.name)
+        .join(Shipment, Shipment.batch_id == Batch.id)
+        .join(Product, Product.id == Batch.product_id)
+        .join(Business, Business.id == Batch.business_id)
+        .where(Shipment.to_business_id == business_id, Shipment.status == "accepted")
+        .order_by(Shipment.id.desc())
+        .limit(200)
+    ).all()
+    seen: set[int] = set()
+    result = []
+    for batch, product_name, owner_name in rows:
+        if batch.id not in seen:
+            seen.add(batch.id)
+            result.append((batch, product_name, owner_name))
+    return result
+
+
 def batch_for_events(session: Session, business_id: int, batch_id: int) -> Batch:
     batch = session.get(Batch, batch_id)
     if batch is None or not holds_batch(session, business_id, batch):
@@ -355,7 +391,7 @@ def import_csv(
                 "quantity": row.get("quantity"),
                 "unit": row.get("unit"),
                 "note": row.get("note"),
-                "inputs": _csv_inputs(row.get("inputs") or ""),
+                "inputs": parse_input_lots(row.get("inputs") or ""),
             }
             created.append(record_event(session, business_id, batch_id, data, now, origin="csv"))
         except ValidationError as error:
@@ -370,9 +406,11 @@ def import_csv(
     return created
 
 
-def _csv_inputs(text: str) -> list[dict[str, Any]]:
+def parse_input_lots(text: str) -> list[dict[str, Any]]:
+    """Input lots written by hand: ``GTIN/LOT``, a bare lot, or ``#<batch id>``, separated by
+    ``;`` or line breaks."""
     items: list[dict[str, Any]] = []
-    for part in (p.strip() for p in text.split(";")):
+    for part in (p.strip() for p in text.replace("\n", ";").split(";")):
         if not part:
             continue
         if part.startswith("#") and part[1:].isdigit():

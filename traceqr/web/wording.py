@@ -168,6 +168,13 @@ UNITS: dict[str, LazyString] = {
 }
 
 
+SHIPMENT_STATUSES: dict[str, LazyString] = {
+    "sent": _l("Waiting for the partner"),
+    "accepted": _l("Accepted"),
+    "refused": _l("Refused"),
+}
+
+
 def step_text(step: str) -> str:
     text = BIZ_STEPS.get(step)
     return str(text) if text is not None else step.replace("_", " ")
@@ -193,6 +200,12 @@ def event_time_text(event_time: datetime, offset: str) -> str:
     return text if offset == VIETNAM_OFFSET else f"{text} (UTC{offset})"
 
 
+def facility_kind_text(kind: str | None) -> str:
+    from traceqr.web.portal.forms import FACILITY_KINDS
+
+    return next((str(label) for code, label in FACILITY_KINDS if code == kind), kind or "")
+
+
 def template_helpers() -> dict[str, object]:
     from traceqr.domain.provinces import province
     from traceqr.domain.stamp_format import short_code
@@ -200,6 +213,8 @@ def template_helpers() -> dict[str, object]:
     return {
         "verdict_wording": verdict_wording,
         "step_text": step_text,
+        "shipment_status_text": lambda status: str(SHIPMENT_STATUSES.get(status, status)),
+        "facility_kind_text": facility_kind_text,
         "event_time_text": event_time_text,
         "unit_text": unit_text,
         "reason_text": reason_text,

@@ -55,4 +55,5 @@ from traceqr.web.portal import (  # noqa: E402, F401 - the views register themse
     catalog_views,
     dashboard_views,
     stamp_views,
+    trace_views,
 )

@@ -17,6 +17,7 @@ from wtforms import (
     IntegerField,
     PasswordField,
     SelectField,
+    SelectMultipleField,
     StringField,
     TextAreaField,
 )
@@ -280,3 +281,69 @@ class DetectionForm(FlaskForm):
         _l("Checks by others allowed after the first buyer's PIN claim"),
         [InputRequired(REQUIRED), NumberRange(min=0, max=1_000)],
     )
+
+
+# --- traceability ---------------------------------------------------------------------------
+
+FACILITY_KINDS = (
+    ("farm", _l("Farm or growing area")),
+    ("factory", _l("Factory or workshop")),
+    ("warehouse", _l("Warehouse")),
+    ("shop", _l("Shop")),
+    ("other", _l("Other")),
+)
+
+
+class FacilityForm(FlaskForm):
+    name = StringField(_l("Name"), [DataRequired(REQUIRED), Length(max=200)])
+    kind = SelectField(_l("Kind"), choices=[SelectChoice(k, str(t)) for k, t in FACILITY_KINDS])
+    address = StringField(_l("Address"), [Optional(), Length(max=300)])
+    province_code = SelectField(_l("Province or city"), choices=[], default="")
+    gln = StringField(_l("GLN (GS1 location number), if it has one"), [Optional(), Length(max=13)])
+
+    def __init__(self, *args: object, **kwargs: object) -> None:
+        super().__init__(*args, **kwargs)
+        self.province_code.choices = province_choices()
+        self.kind.choices = [SelectChoice(k, str(t)) for k, t in FACILITY_KINDS]
+
+
+class _WhenWhere(FlaskForm):
+    event_time = StringField(
+        _l("When (Vietnam time; empty means now)"), [Optional(), Length(max=40)]
+    )
+    facility_id = SelectField(_l("Where: one of your facilities"), choices=[], default="")
+    quantity = DecimalField(_l("Quantity"), [Optional(), NumberRange(min=0)], places=None)
+    unit = SelectField(_l("Unit"), choices=[], default="")
+    note = TextAreaField(_l("Note"), [Optional(), Length(max=2000)])
+
+    def set_choices(self, facilities: list[Any], units: list[SelectChoice]) -> None:
+        self.facility_id.choices = [SelectChoice("", "—")] + [
+            SelectChoice(str(f.id), f.name) for f in facilities
+        ]
+        self.unit.choices = [SelectChoice("", "—"), *units]
+
+
+class EventForm(_WhenWhere):
+    biz_step = SelectField(_l("What happened"), choices=[])
+    place = StringField(_l("Or a place outside your facilities"), [Optional(), Length(max=300)])
+    source = StringField(_l("From (who sent it)"), [Optional(), Length(max=300)])
+    destination = StringField(_l("To (who it goes to)"), [Optional(), Length(max=300)])
+    input_batches = SelectMultipleField(_l("Made from these batches"), choices=[], coerce=str)
+    input_lots = TextAreaField(
+        _l("Made from lots outside TraceQR: one per line, GTIN/lot or a lot"),
+        [Optional(), Length(max=2000)],
+    )
+
+
+class ShipForm(_WhenWhere):
+    partner = StringField(
+        _l("To the business (its tax code on TraceQR)"), [DataRequired(REQUIRED), Length(max=20)]
+    )
+
+
+class ReceiveForm(_WhenWhere):
+    """Accepting a shipment: when and where it arrived."""
+
+
+class ImportForm(FlaskForm):
+    file = FileField(_l("File"))
