@@ -24,6 +24,16 @@ _MODELS: tuple[type[BaseModel], ...] = (
     schemas.ActivateBatchOut,
     schemas.VerifyOut,
     schemas.ErrorOut,
+    schemas.FacilityIn,
+    schemas.FacilityOut,
+    schemas.EventIn,
+    schemas.EventOut,
+    schemas.EventListOut,
+    schemas.ImportOut,
+    schemas.ShipmentIn,
+    schemas.ShipmentAnswerIn,
+    schemas.ShipmentOut,
+    schemas.ShipmentListOut,
 )
 
 
@@ -82,6 +92,125 @@ def _components() -> dict[str, Any]:
         ref_template=REF,
     )
     return top.get("$defs", {})
+
+
+def _file_body(media_type: str, description: str) -> dict[str, Any]:
+    return {
+        "required": True,
+        "description": description,
+        "content": {media_type: {"schema": {"type": "string"}}},
+    }
+
+
+def _traceability_paths() -> dict[str, Any]:
+    batch = [_id("batch_id")]
+    shipment = [_id("shipment_id")]
+    return {
+        "/facilities": {
+            "get": _operation(
+                "List your facilities",
+                {"200": {"description": '`{"facilities": [Facility]}`'}},
+            ),
+            "post": _operation(
+                "Register a facility (farm, factory, warehouse, shop)",
+                {"201": _json(schemas.FacilityOut, "The facility")},
+                requestBody=_body(schemas.FacilityIn),
+            ),
+        },
+        "/batches/{batch_id}/events": {
+            "get": _operation(
+                "The batch's trace events, oldest first",
+                {"200": _json(schemas.EventListOut, "The events")},
+                parameters=batch,
+            ),
+            "post": _operation(
+                "Record a trace event on a batch you hold (yours or shipped to you)",
+                {"201": _json(schemas.EventOut, "The event")},
+                parameters=batch,
+                requestBody=_body(schemas.EventIn),
+            ),
+        },
+        "/batches/{batch_id}/events.csv": {
+            "post": _operation(
+                "Import events from CSV, all or none",
+                {"201": _json(schemas.ImportOut, "Every row was recorded")},
+                parameters=batch,
+                requestBody=_file_body(
+                    "text/csv",
+                    "UTF-8 CSV with a header row; columns event_time, biz_step, disposition, "
+                    "facility, place, source, destination, quantity, unit, inputs, note",
+                ),
+            )
+        },
+        "/batches/{batch_id}/epcis.jsonld": {
+            "get": _operation(
+                "The batch's events as an EPCIS 2.0 JSON-LD document",
+                {
+                    "200": {
+                        "description": "EPCISDocument",
+                        "content": {"application/ld+json": {"schema": {"type": "object"}}},
+                    }
+                },
+                parameters=batch,
+            )
+        },
+        "/epcis/capture": {
+            "post": _operation(
+                "Import an EPCIS 2.0 JSON(-LD) document about batches you hold, all or none",
+                {"201": _json(schemas.ImportOut, "Every event was recorded or already present")},
+                requestBody=_file_body("application/ld+json", "An EPCISDocument"),
+            )
+        },
+        "/batches/{batch_id}/shipments": {
+            "post": _operation(
+                "Ship the batch to a partner business on TraceQR",
+                {"201": _json(schemas.ShipmentOut, "The shipment, waiting for the partner")},
+                parameters=batch,
+                requestBody=_body(schemas.ShipmentIn),
+            )
+        },
+        "/shipments": {
+            "get": _operation(
+                "Shipments to and from you, newest first",
+                {"200": _json(schemas.ShipmentListOut, "Incoming and outgoing")},
+            )
+        },
+        "/shipments/{shipment_id}/accept": {
+            "post": _operation(
+                "Accept a shipment: it becomes your receiving event on the batch",
+                {
+                    "200": _json(schemas.ShipmentOut, "The accepted shipment"),
+                    "409": _error("Already answered"),
+                },
+                parameters=shipment,
+                requestBody=_body(schemas.ShipmentAnswerIn, required=False),
+            )
+        },
+        "/shipments/{shipment_id}/refuse": {
+            "post": _operation(
+                "Refuse a shipment",
+                {
+                    "200": _json(schemas.ShipmentOut, "The refused shipment"),
+                    "409": _error("Already answered"),
+                },
+                parameters=shipment,
+                requestBody=_body(schemas.ShipmentAnswerIn, required=False),
+            )
+        },
+        "/batches/{batch_id}/passport.json": {
+            "get": _operation(
+                "Product, producer, batch and events for the national traceability portal "
+                "and the digital product passport (Decree 37/2026 Art. 32)",
+                {
+                    "200": {
+                        "description": "traceqr-passport/1",
+                        "content": {"application/json": {"schema": {"type": "object"}}},
+                    }
+                },
+                parameters=batch,
+            )
+        },
+    }
 
 
 def openapi_document(server_url: str) -> dict[str, Any]:
@@ -278,6 +407,7 @@ def openapi_document(server_url: str) -> dict[str, Any]:
                     },
                 }
             },
+            **_traceability_paths(),
             "/openapi.json": {
                 "get": {
                     "summary": "This document",
