@@ -689,6 +689,7 @@ def render_preview_png(
         finally:
             document.close()
     out = io.BytesIO()
-    # Grey scale and light compression: a third of the bytes to squeeze, for a live preview.
-    image.convert("L").save(out, format="PNG", compress_level=1)
+    # Light compression: a live preview is sent once and thrown away. In colour, because
+    # the logo is.
+    image.convert("RGB").save(out, format="PNG", compress_level=1)
     return out.getvalue()
