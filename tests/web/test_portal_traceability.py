@@ -182,3 +182,32 @@ def test_a_partner_accepts_a_shipment_and_continues_the_chain(
     assert passport.status_code == 200
     body = json.loads(passport.get_data(as_text=True))
     assert body["inputs"][0]["producer"]["name"] == "HTX Chè Tân Cương"
+
+
+def test_epcis_export_and_a_refused_import_in_the_portal(app: Flask, owner: PortalClient) -> None:
+    batch_id = make_batch(owner, make_product(owner, gtin="8934567890120"), lot="A-1")
+    owner.post(
+        f"/portal/batches/{batch_id}/events",
+        {"biz_step": "packing", "event_time": "2026-11-05T06:00"},
+        form_page=f"/portal/batches/{batch_id}/journey",
+    )
+    download = owner.client.get(f"/portal/batches/{batch_id}/epcis.jsonld")
+    assert download.status_code == 200
+    assert "attachment" in download.headers["Content-Disposition"]
+    document = json.loads(download.get_data(as_text=True))
+    assert document["type"] == "EPCISDocument"
+    (event,) = document["epcisBody"]["eventList"]
+    assert event["bizStep"] == "packing"
+
+    event["bizStep"] = "dancing"
+    event["eventID"] = "urn:uuid:00000000-0000-4000-8000-000000000001"
+    page = owner.post(
+        "/portal/epcis/import",
+        {"file": (io.BytesIO(json.dumps(document).encode()), "partner.jsonld")},
+        form_page="/portal/shipments",
+        content_type="multipart/form-data",
+    )
+    assert page.status == 400
+    assert len(page.errors) == 1 and page.errors[0].startswith("epcisBody.eventList[0].bizStep:")
+    assert "dancing" in page.errors[0]
+    assert event_count(app) == 1

@@ -3,12 +3,18 @@ shipments that carry a batch's chain across businesses."""
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
 from typing import Any
 
+import jsonschema
 import pytest
 from flask.testing import FlaskClient
+from sqlalchemy import delete, select
 
 from tests.conftest import Api
+from traceqr.models import TraceEventInput, TraceEventRecord
+from traceqr.state import AppState
 
 
 def error_of(response: Any) -> dict[str, Any]:
@@ -297,3 +303,245 @@ def test_the_passport_export_holds_what_decree_37_asks(chain: dict[str, Api]) ->
     assert [e["biz_step"] for e in passport["events"]] == ["transforming"]
     assert passport["inputs"][0]["producer"]["name"] == "HTX Chè Tân Cương"
     assert [e["biz_step"] for e in passport["inputs"][0]["events"]] == ["shipping", "receiving"]
+
+
+# --- EPCIS 2.0 -----------------------------------------------------------------------------
+
+SCHEMA = Path(__file__).resolve().parents[1] / "fixtures" / "epcis" / "EPCISDocument.schema.json"
+
+
+def schema_errors(document: dict[str, Any]) -> list[str]:
+    """The reference validator (jsonschema) on the published EPCIS 2.0 schema."""
+    validator = jsonschema.Draft7Validator(json.loads(SCHEMA.read_text(encoding="utf-8")))
+    return [f"{list(e.absolute_path)}: {e.message}" for e in validator.iter_errors(document)]
+
+
+def comparable(events: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    return [{k: v for k, v in e.items() if k != "origin"} for e in events]
+
+
+@pytest.fixture
+def recorded_chain(chain: dict[str, Api]) -> dict[str, Any]:
+    """The processor's tea batch with a commissioned input, a transformation, packing in
+    another time zone and a shipment; returns the APIs and ids."""
+    grower, processor = chain["grower"], chain["processor"]
+    leaves = grower.batch(grower.product(name="Chè búp tươi")["id"], lot="TC/26-11")
+    grower.post(
+        f"/batches/{leaves['id']}/events",
+        {
+            "biz_step": "commissioning",
+            "event_time": "2026-11-01T06:00:00+07:00",
+            "quantity": 500,
+            "unit": "KGM",
+        },
+    )
+    shipment = grower.post(
+        f"/batches/{leaves['id']}/shipments", {"partner": "0100109106"}
+    ).get_json()
+    processor.post(
+        f"/shipments/{shipment['id']}/accept", {"event_time": "2026-11-01T17:00:00+07:00"}
+    )
+    works = processor.post(
+        "/facilities",
+        {"name": "Xưởng Sóc Sơn", "gln": "8934567000017", "address": "Cụm CN Nam Sơn"},
+    ).get_json()
+    tea = processor.batch(
+        processor.product(name="Chè hộp", gtin="8934567890120")["id"], lot="CHN-1"
+    )
+    for body in (
+        {
+            "biz_step": "transforming",
+            "event_time": "2026-11-02T08:00:00+07:00",
+            "facility_id": works["id"],
+            "inputs": [
+                {"batch_id": leaves["id"], "quantity": 500, "unit": "KGM"},
+                {"gtin": "8934567890120", "lot": "HUONG-7"},
+                {"lot": "MUOI/2%3"},
+            ],
+            "quantity": 100,
+            "unit": "KGM",
+            "note": "Sao suốt thủ công 🍵",
+        },
+        {
+            "biz_step": "packing",
+            "event_time": "2026-11-03T09:15:00+09:00",
+            "place": "Kho Osaka",
+            "quantity": 500,
+            "unit": "BX",
+        },
+        {
+            "biz_step": "shipping",
+            "event_time": "2026-11-04T07:00:00+07:00",
+            "destination": "Siêu thị Thăng Long",
+        },
+    ):
+        response = processor.post(f"/batches/{tea['id']}/events", body)
+        assert response.status_code == 201, response.get_json()
+    return {"processor": processor, "grower": grower, "tea": tea, "leaves": leaves, **chain}
+
+
+def test_the_epcis_export_is_valid_against_the_published_schema(
+    recorded_chain: dict[str, Any],
+) -> None:
+    processor, tea = recorded_chain["processor"], recorded_chain["tea"]
+    response = processor.get(f"/batches/{tea['id']}/epcis.jsonld")
+    assert response.status_code == 200
+    assert response.mimetype == "application/ld+json"
+    document = response.get_json()
+    assert schema_errors(document) == []
+    events = document["epcisBody"]["eventList"]
+    assert [e["type"] for e in events] == ["TransformationEvent", "ObjectEvent", "ObjectEvent"]
+    assert (
+        events[0]["outputQuantityList"][0]["epcClass"]
+        == "https://id.gs1.org/01/08934567890120/10/CHN-1"
+    )
+    assert events[1]["eventTimeZoneOffset"] == "+09:00"
+
+
+def test_events_survive_a_round_trip_through_epcis(
+    app: Any, recorded_chain: dict[str, Any]
+) -> None:
+    processor, tea = recorded_chain["processor"], recorded_chain["tea"]
+    before = processor.get(f"/batches/{tea['id']}/events").get_json()["events"]
+    document = processor.get(f"/batches/{tea['id']}/epcis.jsonld").get_data()
+
+    # Sending the same document again changes nothing.
+    again = processor.post("/epcis/capture", data=document, content_type="application/ld+json")
+    assert again.status_code == 201, again.get_json()
+    assert (again.get_json()["imported"], again.get_json()["already_present"]) == (0, 3)
+
+    # Forget the events, import the export: the same events come back.
+    with AppState.of(app).database.session() as session:
+        ids = [
+            e.id
+            for e in session.scalars(
+                select(TraceEventRecord).where(TraceEventRecord.batch_id == tea["id"])
+            )
+        ]
+        session.execute(delete(TraceEventInput).where(TraceEventInput.event_id.in_(ids)))
+        session.execute(delete(TraceEventRecord).where(TraceEventRecord.id.in_(ids)))
+        session.commit()
+    response = processor.post("/epcis/capture", data=document, content_type="application/ld+json")
+    assert response.status_code == 201, response.get_json()
+    assert response.get_json()["imported"] == 3
+    after = processor.get(f"/batches/{tea['id']}/events").get_json()["events"]
+    for old, new in zip(comparable(before), comparable(after), strict=True):
+        diff = {k: (old[k], new[k]) for k in old if old[k] != new[k]}
+        assert not diff, json.dumps(diff, ensure_ascii=False)
+    assert {e["origin"] for e in after} == {"epcis"}
+
+
+def epcis_with(events: list[dict[str, Any]]) -> bytes:
+    return json.dumps(
+        {
+            "@context": ["https://ref.gs1.org/standards/epcis/2.0.0/epcis-context.jsonld"],
+            "type": "EPCISDocument",
+            "schemaVersion": "2.0",
+            "creationDate": "2026-11-05T10:00:00+07:00",
+            "epcisBody": {"eventList": events},
+        }
+    ).encode()
+
+
+def partner_event(event_id: str, epc_class: str, step: str = "receiving") -> dict[str, Any]:
+    return {
+        "type": "ObjectEvent",
+        "eventID": event_id,
+        "eventTime": "2026-11-05T09:00:00+07:00",
+        "eventTimeZoneOffset": "+07:00",
+        "action": "OBSERVE",
+        "bizStep": step,
+        "quantityList": [{"epcClass": epc_class, "quantity": 20, "uom": "KGM"}],
+    }
+
+
+def test_a_partners_epcis_events_are_imported_onto_the_matching_batch(api: Api) -> None:
+    batch = api.batch(api.product(gtin="8934567890120")["id"], lot="A-1")
+    body = epcis_with(
+        [
+            partner_event(
+                "urn:uuid:6d5c4a3e-1111-4a2b-9c3d-000000000001",
+                "https://id.gs1.org/01/08934567890120/10/A-1",
+            ),
+            partner_event(
+                "urn:uuid:6d5c4a3e-1111-4a2b-9c3d-000000000002",
+                "urn:epc:class:lgtin:8934567.089012.A-1",
+                "storing",
+            ),
+        ]
+    )
+    response = api.post("/epcis/capture", data=body, content_type="application/json")
+    assert response.status_code == 201, response.get_json()
+    events = api.get(f"/batches/{batch['id']}/events").get_json()["events"]
+    assert [(e["biz_step"], e["quantity"], e["unit"]) for e in events] == [
+        ("receiving", 20, "KGM"),
+        ("storing", 20, "KGM"),
+    ]
+
+
+@pytest.mark.parametrize(
+    ("mutate", "words"),
+    [
+        (lambda doc: b"{not json", "JSON"),
+        (
+            lambda doc: doc.replace(
+                b'"type": "EPCISDocument"', b'"type": "EPCISDocument", "type": "X"'
+            ),
+            "twice",
+        ),
+        (lambda doc: doc.replace(b'"receiving"', b'"dancing"'), "dancing"),
+        (
+            lambda doc: doc.replace(b"/10/A-1", b"/10/OTHER"),
+            "OTHER",
+        ),  # a lot the business does not hold
+        (lambda doc: doc.replace(b"08934567890120", b"08934567890121"), "check digit"),
+        (
+            lambda doc: doc.replace(
+                b'"eventList": [', b'"eventList": [' + b"[" * 40 + b"]" * 40 + b","
+            ),
+            "deep",
+        ),
+        (
+            lambda doc: doc.replace(b"2026-11-05T09:00:00+07:00", b"2036-11-05T09:00:00+07:00"),
+            "time",
+        ),
+    ],
+)
+def test_a_malformed_or_hostile_epcis_document_imports_nothing(
+    api: Api, mutate: Any, words: str
+) -> None:
+    batch = api.batch(api.product(gtin="8934567890120")["id"], lot="A-1")
+    good = epcis_with(
+        [
+            partner_event(
+                "urn:uuid:6d5c4a3e-1111-4a2b-9c3d-000000000003",
+                "https://id.gs1.org/01/08934567890120/10/A-1",
+                "storing",
+            ),
+            partner_event(
+                "urn:uuid:6d5c4a3e-1111-4a2b-9c3d-000000000004",
+                "https://id.gs1.org/01/08934567890120/10/A-1",
+            ),
+        ]
+    )
+    bad = mutate(good)
+    assert bad != good
+    response = api.post("/epcis/capture", data=bad, content_type="application/ld+json")
+    assert response.status_code == 400, response.get_json()
+    assert words.lower() in error_of(response)["message"].lower()
+    assert api.get(f"/batches/{batch['id']}/events").get_json()["events"] == []
+
+
+def test_epcis_events_about_another_businesss_batch_are_refused(api: Api, other_api: Api) -> None:
+    api.batch(api.product(gtin="8934567890120")["id"], lot="A-1")
+    body = epcis_with(
+        [
+            partner_event(
+                "urn:uuid:6d5c4a3e-1111-4a2b-9c3d-000000000005",
+                "https://id.gs1.org/01/08934567890120/10/A-1",
+            )
+        ]
+    )
+    response = other_api.post("/epcis/capture", data=body, content_type="application/ld+json")
+    assert response.status_code == 400
+    assert "A-1" in error_of(response)["message"]

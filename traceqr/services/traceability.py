@@ -14,6 +14,7 @@ import uuid
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
+from urllib.parse import quote
 
 from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
@@ -705,7 +706,7 @@ def trace_events(session: Session, batch: Batch, public_url: str) -> list[TraceE
                             lot=item.lot,
                             uri=None
                             if item.gtin
-                            else f"{public_url.lower()}/lots/external/{item.lot}",
+                            else f"{public_url.lower()}/lots/external/{quote(item.lot, safe='')}",
                         ),
                         item.quantity,
                         item.unit,
@@ -863,7 +864,7 @@ def epcis_document(
 ) -> dict[str, Any]:
     from traceqr.domain.epcis import export_document
 
-    return export_document(trace_events(session, batch, public_url), created_at=now)
+    return export_document(trace_events(session, batch, public_url), created=now)
 
 
 @dataclass
@@ -917,13 +918,10 @@ def import_epcis(
     from traceqr.domain.epcis import EpcisError, import_document
 
     try:
-        events = import_document(text)
+        events = import_document(text, max_events=MAX_CSV_ROWS, now=now)
     except EpcisError as exc:
-        raise ValidationError(
-            N_("the EPCIS document is refused: %(reason)s"), field="file", reason=str(exc)
-        ) from exc
-    if len(events) > MAX_CSV_ROWS:
-        raise ValidationError(N_("at most %(n)s events per file"), field="file", n=MAX_CSV_ROWS)
+        # The JSON path names the member at fault (epcisBody.eventList[3].bizStep).
+        raise ValidationError(exc.template, field=exc.path or "file", **exc.params) from exc
     own_facilities = {f.gln: f.id for f in facilities(session, business_id) if f.gln}
     seen: set[str] = set()
     created: list[TraceEventRecord] = []
@@ -970,7 +968,10 @@ def import_epcis(
                     {
                         "gtin": item.lot.gtin,
                         "lot": item.lot.lot,
-                        "description": item.lot.uri,
+                        # A lot outside TraceQR: keep a foreign identifier, not our own.
+                        "description": None
+                        if (item.lot.uri or "").lower().startswith(public_url.lower() + "/lots/")
+                        else item.lot.uri,
                         "quantity": item.amount,
                         "unit": item.unit,
                     }

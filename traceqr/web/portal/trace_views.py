@@ -24,7 +24,13 @@ from traceqr.web.portal.forms import (
     ReceiveForm,
     ShipForm,
 )
-from traceqr.web.portal.support import USER_ERRORS, business_id, business_login_required, show_error
+from traceqr.web.portal.support import (
+    USER_ERRORS,
+    business_id,
+    business_login_required,
+    show_error,
+    translated,
+)
 from traceqr.web.wording import BIZ_STEPS, UNITS
 
 MAX_IMPORT_BYTES = 5 * 1024 * 1024
@@ -319,7 +325,10 @@ def import_epcis() -> Response | tuple[str, int]:
         session.commit()
     except USER_ERRORS as error:
         session.rollback()
-        show_error(form, error)
+        # The field is the JSON path of the member at fault: say it beside the message.
+        where = error.field if error.field not in (None, "file") else None
+        message = translated(error)
+        form.file.errors = [f"{where}: {message}" if where else message]
         return shipments_page(import_form=form, status=400)
     flash(
         _(
