@@ -185,10 +185,11 @@ def jsonable(value: Any) -> Any:
 @click.option("--json", "as_json", is_flag=True, help="Print the result as JSON")
 def verify(text: str, keys_file: str | None, as_json: bool) -> None:
     """Check a scanned TEXT's signature offline. Exit 0 valid, 1 not valid, 2 usage error."""
+    from traceqr.domain.digital_link import parse_digital_link
     from traceqr.domain.keys import KeyFormatError, KeyRing
     from traceqr.domain.stamp_format import (
+        FORMAT_V2,
         StampFormatError,
-        extract_code,
         parse_scanned_text,
         serial_text,
         short_code,
@@ -211,7 +212,6 @@ def verify(text: str, keys_file: str | None, as_json: bool) -> None:
 
     result: dict[str, Any] = {"valid": False, "text": text.strip()[:300]}
     try:
-        extract_code(text, None)
         stamp = parse_scanned_text(text, None)
     except StampFormatError as exc:
         result["reason"] = exc.reason
@@ -223,7 +223,10 @@ def verify(text: str, keys_file: str | None, as_json: bool) -> None:
             kid=stamp.kid.hex(),
             format_version=stamp.version,
         )
-        if "/" in text:
+        if stamp.version == FORMAT_V2:
+            result.update(gtin=stamp.gtin, lot=stamp.lot)
+            result["url_prefix"] = parse_digital_link(text.strip()).base_url.upper()
+        elif "/" in text:
             result["url_prefix"] = text.strip().upper().rsplit("/S/", 1)[0]
         key = ring.verify(stamp)
         if key is None:
@@ -247,6 +250,8 @@ def verify(text: str, keys_file: str | None, as_json: bool) -> None:
         issuer = result.get("business_name") or "unknown business"
         click.echo(f"VALID: signed by key {result['kid']} of {issuer}")
         click.echo(f"stamp {result['short_code']} (serial {result['serial']})")
+        if "gtin" in result:
+            click.echo(f"GTIN {result['gtin']}, lot {result['lot']} (signed)")
         if "url_prefix" in result:
             click.echo(f"printed for {result['url_prefix']}")
         note(

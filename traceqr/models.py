@@ -203,6 +203,12 @@ class Batch(Base):
     with_pin: Mapped[bool] = mapped_column(
         Boolean, default=False, server_default=false(), comment="stamps carry a scratch-off PIN"
     )
+    stamp_format: Mapped[int] = mapped_column(
+        Integer,
+        default=1,
+        server_default="1",
+        comment="stamp format version of the batch's stamps: 1, or 2 (GS1 Digital Link)",
+    )
     recalled_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     recall_reason: Mapped[str | None] = mapped_column(Text, comment="shown to the public")
     flagged_at: Mapped[datetime | None] = mapped_column(

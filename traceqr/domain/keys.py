@@ -23,6 +23,7 @@ from traceqr.domain.stamp_format import (
     SERIAL_LENGTH,
     StampCode,
     signed_message,
+    signed_message_v2,
 )
 
 SEED_LENGTH = 32
@@ -92,16 +93,28 @@ class StampSigner:
     def issue(self, serial: bytes) -> StampCode:
         return StampCode(FORMAT_V1, self.kid, serial, self.sign_serial(serial))
 
-    def sign_serials(self, serials: Sequence[bytes]) -> list[bytes]:
-        """Signatures for many version 1 stamps: the issuance inner loop."""
+    def sign_serials(
+        self, serials: Sequence[bytes], *, gtin: str | None = None, lot: str | None = None
+    ) -> list[bytes]:
+        """Signatures for many stamps: the issuance inner loop. Version 1 without ``gtin``
+        and ``lot``; version 2 (GS1 Digital Link) with a GTIN-14 and a lot."""
         sign = nacl.bindings.crypto_sign
         secret = self._secret
-        prefix = signed_message(self.kid, bytes(SERIAL_LENGTH))[:-SERIAL_LENGTH]
+        if gtin is None and lot is None:
+            message = signed_message(self.kid, bytes(SERIAL_LENGTH))
+        elif gtin is not None and lot is not None:
+            message = signed_message_v2(self.kid, bytes(SERIAL_LENGTH), gtin, lot)
+        else:
+            raise ValueError("a version 2 stamp needs both a GTIN and a lot")
+        # Both messages are: a 16-byte context, the version, the kid, the serial, the rest.
+        at = 16 + 1 + KID_LENGTH
+        assert message[at - KID_LENGTH : at] == self.kid
+        head, tail = message[:at], message[at + SERIAL_LENGTH :]
         signatures = []
         for serial in serials:
             if len(serial) != SERIAL_LENGTH:
                 raise ValueError("a serial is 10 bytes")
-            signatures.append(sign(prefix + serial, secret)[:64])
+            signatures.append(sign(head + serial + tail, secret)[:64])
         return signatures
 
 

@@ -23,7 +23,7 @@ import math
 import threading
 import zlib
 from collections.abc import Iterable
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, fields, replace
 from itertools import chain, islice
 from typing import Any, BinaryIO
 
@@ -265,6 +265,16 @@ def check_stamp_fits(url: str, layout: SheetLayout) -> float:
     Callers that stream the PDF to a client can call this before sending anything.
     """
     return _check_module(layout, qr_matrix(url, layout.ecc).size)
+
+
+def fit_stamp_size(layout: SheetLayout, url: str) -> SheetLayout:
+    """``layout`` with its stamps made just big enough (in steps of 0.5 mm) for codes like
+    ``url`` to keep the minimum module size: a default for denser codes (GS1 Digital Link
+    stamps, long lots). A layout that already fits is returned unchanged."""
+    needed = layout.min_stamp_mm(qr_matrix(url, layout.ecc).size)
+    if layout.stamp_mm >= needed - 1e-9:
+        return layout
+    return replace(layout, stamp_mm=math.ceil(needed * 2) / 2)
 
 
 def _check_module(layout: SheetLayout, size: int) -> float:

@@ -38,7 +38,9 @@ BATCH_FIELDS = (
     "quantity",
     "requires_activation",
     "with_pin",
+    "stamp_format",
 )
+STAMP_FORMATS = (1, 2)
 MAX_IMAGES_PER_PRODUCT = 8
 BATCH_TEXT_FIELDS: dict[str, tuple[int, bool]] = {
     "facility": (300, False),
@@ -92,6 +94,21 @@ def get_product(session: Session, business_id: int, product_id: int) -> Product:
     return product
 
 
+def clean_stamp_format(value: Any, product: Product) -> int:
+    """1: the TraceQR URL (any product); 2: a GS1 Digital Link, for products with a GTIN."""
+    if value is None or value == "":
+        return 1
+    if isinstance(value, bool) or not isinstance(value, int | str) or str(value) not in ("1", "2"):
+        raise ValidationError(N_("the stamp format is 1 or 2"), field="stamp_format")
+    chosen = int(value)
+    if chosen == 2 and product.gtin is None:
+        raise ValidationError(
+            N_("GS1 Digital Link stamps need the product's GTIN: add it first"),
+            field="stamp_format",
+        )
+    return chosen
+
+
 def create_batch(
     session: Session, business_id: int, product_id: int, data: dict[str, Any], now: datetime
 ) -> Batch:
@@ -116,6 +133,7 @@ def create_batch(
         else clean_positive_int(quantity, "quantity", maximum=1_000_000_000),
         requires_activation=bool(data.get("requires_activation", False)),
         with_pin=bool(data.get("with_pin", False)),
+        stamp_format=clean_stamp_format(data.get("stamp_format"), product),
         stamps_total=0,
         stamps_active=0,
         stamps_revoked=0,
@@ -152,6 +170,15 @@ def update_product(
         product.name = required_text(data["name"], "name", max_length=300)
     if "gtin" in data:
         gtin = clean_gtin(data["gtin"])
+        if gtin != product.gtin and session.scalar(
+            select(Batch.id).where(
+                Batch.product_id == product.id, Batch.stamp_format == 2, Batch.stamps_total > 0
+            )
+        ):
+            raise Conflict(
+                N_("the GTIN cannot change: GS1 Digital Link stamps carry it, signed"),
+                field="gtin",
+            )
         if (
             gtin is not None
             and gtin != product.gtin
@@ -191,6 +218,15 @@ def update_batch(session: Session, business_id: int, batch_id: int, data: dict[s
                     N_("this product already has a batch with lot %(lot)s"), field="lot", lot=lot
                 )
             batch.lot = lot
+    if "stamp_format" in data:
+        product = session.get(Product, batch.product_id)
+        assert product is not None
+        chosen = clean_stamp_format(data["stamp_format"], product)
+        if chosen != batch.stamp_format and batch.stamps_total:
+            raise Conflict(
+                N_("the stamp format cannot change once stamps are issued"), field="stamp_format"
+            )
+        batch.stamp_format = chosen
     production_date = (
         clean_date(data["production_date"], "production_date")
         if "production_date" in data

@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session
 from traceqr.domain.dates import iso_vietnam
 from traceqr.domain.documents import sign_document
 from traceqr.domain.keys import kid_text
-from traceqr.domain.stamp_format import serial_text, short_code
+from traceqr.domain.stamp_format import FORMAT_V1, StampCode, serial_text, short_code
 from traceqr.errors import N_, Conflict, NotFound, ValidationError
 from traceqr.keystore import KeyStore
 from traceqr.models import (
@@ -68,7 +68,7 @@ def stamp_dossier(
             dossier.reports = list(
                 session.scalars(
                     select(Report)
-                    .where(Report.scanned_text.like(f"%{result.stamp.code[:40]}%"))
+                    .where(Report.scanned_text.ilike(f"%{_report_key(result.stamp)}%"))
                     .order_by(Report.id.desc())
                     .limit(50)
                 )
@@ -368,3 +368,9 @@ def attach_report(session: Session, case: Case, report_id: int) -> Report:
         add_to_case(session, case, case.opened_at, stamp_id=report.stamp_id)
     session.flush()
     return report
+
+
+def _report_key(stamp: StampCode) -> str:
+    """A piece of the scanned text that reports about this stamp contain: the start of a
+    version 1 code, or a version 2 stamp's serial."""
+    return stamp.code[:40] if stamp.version == FORMAT_V1 else serial_text(stamp.serial)

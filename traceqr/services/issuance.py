@@ -27,7 +27,7 @@ from traceqr.domain.pins import PinScheme
 from traceqr.domain.stamp_format import SERIAL_LENGTH
 from traceqr.errors import N_, Conflict, TraceQRError
 from traceqr.keystore import KeyStore
-from traceqr.models import Batch
+from traceqr.models import Batch, Product
 from traceqr.services.businesses import active_signing_key
 from traceqr.services.validation import clean_positive_int
 
@@ -86,6 +86,7 @@ def issue_stamps(
         raise Conflict(N_("batch %(id)s is recalled: it gets no new stamps"), id=batch.id)
     key = active_signing_key(session, batch.business_id)
     signer = keystore.load_signer(key.kid, key.public_key)
+    signed_item = _signed_item(session, batch)
     connection = session.connection()
 
     batches = Batch.__table__
@@ -113,6 +114,7 @@ def issue_stamps(
             signer,
             size,
             random_bytes,
+            signed_item,
             lambda serials, signatures, seq0=seq0: [
                 (
                     batch.id,
@@ -140,6 +142,7 @@ def _write_chunk(
     signer: StampSigner,
     size: int,
     random_bytes: RandomBytes,
+    signed_item: dict[str, str],
     make_rows: Callable[[list[bytes], list[bytes]], list[tuple[Any, ...]]],
 ) -> None:
     # COPY runs on the driver's cursor, so its errors arrive unwrapped: catch both kinds.
@@ -148,7 +151,7 @@ def _write_chunk(
         serials = [random_bytes(SERIAL_LENGTH) for _ in range(size)]
         if len(set(serials)) != size:
             continue
-        rows = make_rows(serials, signer.sign_serials(serials))
+        rows = make_rows(serials, signer.sign_serials(serials, **signed_item))
         try:
             with connection.begin_nested():
                 write_rows(rows)
@@ -178,6 +181,16 @@ def _bulk_writer(connection: Connection) -> Callable[[list[tuple[Any, ...]]], No
         connection.exec_driver_sql(statement, [_sqlite_row(row) for row in rows])
 
     return insert_rows
+
+
+def _signed_item(session: Session, batch: Batch) -> dict[str, str]:
+    """What a version 2 stamp signs besides its serial: the product's GTIN and the lot."""
+    if batch.stamp_format != 2:
+        return {}
+    product = session.get(Product, batch.product_id)
+    if product is None or product.gtin is None:
+        raise Conflict(N_("GS1 Digital Link stamps need the product's GTIN: add it first"))
+    return {"gtin": product.gtin, "lot": batch.lot}
 
 
 def _no_pin(serial: bytes) -> None:

@@ -45,6 +45,7 @@ BATCH_VIEW_FIELDS = (
     ("b.recall_reason", "recall_reason"),
     ("b.flagged_at", "batch_flagged_at"),
     ("b.flag_reason", "batch_flag_reason"),
+    ("b.stamp_format", "stamp_format"),
     ("p.id", "product_id"),
     ("p.name", "product_name"),
     ("p.gtin", "gtin"),

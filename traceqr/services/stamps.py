@@ -11,6 +11,8 @@ from sqlalchemy.orm import Session
 
 from traceqr.domain.pins import PinScheme
 from traceqr.domain.stamp_format import (
+    FORMAT_V1,
+    FORMAT_V2,
     StampCode,
     StampFormatError,
     encode_code,
@@ -18,9 +20,10 @@ from traceqr.domain.stamp_format import (
     serial_text,
     short_code,
     stamp_url,
+    stamp_url_v2,
 )
 from traceqr.errors import N_, NotFound, ValidationError
-from traceqr.models import Batch, SigningKey, Stamp
+from traceqr.models import Batch, Product, SigningKey, Stamp
 from traceqr.services.catalog import get_batch
 from traceqr.services.validation import clean_text, required_text
 
@@ -119,7 +122,33 @@ def kid_of(session: Session, stamp: Stamp) -> bytes:
 
 
 def stamp_code(session: Session, stamp: Stamp) -> StampCode:
-    return StampCode(1, kid_of(session, stamp), stamp.serial, stamp.signature)
+    """The stamp as its QR carries it, in its batch's format."""
+    batch = session.get(Batch, stamp.batch_id)
+    assert batch is not None
+    return _code(
+        kid_of(session, stamp), stamp.serial, stamp.signature, *_signed_item(session, batch)
+    )
+
+
+def stamp_url_of(session: Session, stamp: Stamp, public_url: str) -> str:
+    """Exactly the text in the stamp's QR."""
+    return stamp_code(session, stamp).url(public_url)
+
+
+def _signed_item(session: Session, batch: Batch) -> tuple[str | None, str | None]:
+    """(GTIN-14, lot) for a version 2 batch, else (None, None)."""
+    if batch.stamp_format != FORMAT_V2:
+        return None, None
+    product = session.get(Product, batch.product_id)
+    return (product.gtin if product else None), batch.lot
+
+
+def _code(
+    kid: bytes, serial: bytes, signature: bytes, gtin: str | None, lot: str | None
+) -> StampCode:
+    if gtin is not None and lot is not None:
+        return StampCode(FORMAT_V2, kid, serial, signature, gtin, lot)
+    return StampCode(FORMAT_V1, kid, serial, signature)
 
 
 @dataclass(frozen=True, slots=True)
@@ -157,6 +186,7 @@ def iter_batch_stamps(
             select(SigningKey.id, SigningKey.kid).where(SigningKey.business_id == batch.business_id)
         ).all()
     )
+    gtin, lot = _signed_item(session, batch)
     prefix = stamp_url(public_url, "")
     after = 0
     while True:
@@ -176,11 +206,14 @@ def iter_batch_stamps(
         if not rows:
             return
         for seq, serial, signature, key_id, active, revoked_at in rows:
-            code = encode_code(kids[key_id], serial, signature)
+            if lot is None:
+                url = prefix + encode_code(kids[key_id], serial, signature)
+            else:
+                url = stamp_url_v2(public_url, _code(kids[key_id], serial, signature, gtin, lot))
             yield ExportedStamp(
                 seq=seq,
                 serial=serial,
-                url=prefix + code,
+                url=url,
                 active=active,
                 revoked=revoked_at is not None,
                 pin=pin_for(serial) if pin_for else None,

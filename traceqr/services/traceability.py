@@ -511,6 +511,38 @@ def journey(session: Session, batch_id: int, *, depth: int = 1) -> Journey:
     return result
 
 
+@dataclass
+class ProductLink:
+    """What a GS1 Digital Link without a signature names: a product, maybe one of its lots."""
+
+    product: Product
+    business: Business
+    batch: Batch | None
+    lot_asked: str | None
+
+
+def resolve_product_link(session: Session, gtin: str, lot: str | None) -> ProductLink | None:
+    """The product registered with this GTIN (the earliest, if several businesses did),
+    and its batch with this lot when there is one."""
+    products = list(
+        session.scalars(select(Product).where(Product.gtin == gtin).order_by(Product.id).limit(20))
+    )
+    if not products:
+        return None
+    chosen, batch = products[0], None
+    if lot is not None:
+        for product in products:
+            batch = session.scalar(
+                select(Batch).where(Batch.product_id == product.id, Batch.lot == lot)
+            )
+            if batch is not None:
+                chosen = product
+                break
+    business = session.get(Business, chosen.business_id)
+    assert business is not None
+    return ProductLink(product=chosen, business=business, batch=batch, lot_asked=lot)
+
+
 def public_journey(session: Session, batch_id: int) -> Journey | None:
     """The journey the stamp page shows, or None when nothing was recorded (one cheap
     indexed look-up on the verification path)."""

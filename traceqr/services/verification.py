@@ -26,6 +26,7 @@ from traceqr.domain.keys import PublicKey
 from traceqr.domain.places import place_of
 from traceqr.domain.stamp_format import (
     FORMAT_V1,
+    FORMAT_V2,
     SERIAL_TEXT_LENGTH,
     SHORT_CODE_LENGTH,
     StampCode,
@@ -64,8 +65,18 @@ _keys = SigningKey.__table__
 _scans = Scan.__table__
 
 _FIND_BY_SERIAL = (
-    select(_stamps.c.signature, _keys.c.kid)
-    .select_from(_stamps.join(_keys, _keys.c.id == _stamps.c.signing_key_id))
+    select(
+        _stamps.c.signature,
+        _keys.c.kid,
+        _batches.c.stamp_format,
+        _batches.c.lot,
+        _products.c.gtin,
+    )
+    .select_from(
+        _stamps.join(_keys, _keys.c.id == _stamps.c.signing_key_id)
+        .join(_batches, _batches.c.id == _stamps.c.batch_id)
+        .join(_products, _products.c.id == _batches.c.product_id)
+    )
     .where(_stamps.c.serial == bindparam("b_serial"))
 )
 
@@ -263,7 +274,10 @@ class VerificationService:
             )
         )
         record = StampRecord(
-            kid_matches=row["signing_key_id"] == key.db_id,
+            # The record must be the stamp presented: same key, same format (a version 2
+            # stamp signs its GTIN and lot too, which the signature check covered).
+            kid_matches=row["signing_key_id"] == key.db_id
+            and origin["stamp_format"] == stamp.version,
             active=row["active"],
             revoked=row["revoked_at"] is not None,
             recalled=origin["recalled_at"] is not None,
@@ -321,7 +335,13 @@ class VerificationService:
             found = connection.execute(_FIND_BY_SERIAL, {"b_serial": serial}).first()
             if found is None:
                 return None, "unknown_short_code", True
-            return StampCode(FORMAT_V1, found.kid, serial, found.signature), None, True
+            if found.stamp_format == FORMAT_V2 and found.gtin is not None:
+                code = StampCode(
+                    FORMAT_V2, found.kid, serial, found.signature, found.gtin, found.lot
+                )
+            else:
+                code = StampCode(FORMAT_V1, found.kid, serial, found.signature)
+            return code, None, True
         return None, error, False
 
     def _record_scan(

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from urllib.parse import quote
 
 from flask import Blueprint, Response, abort, redirect, render_template, request, send_file
 from flask_babel import gettext as _
@@ -11,7 +12,7 @@ from itsdangerous import BadData, URLSafeTimedSerializer
 from sqlalchemy import text
 
 from traceqr.domain.provinces import province
-from traceqr.domain.stamp_format import short_code
+from traceqr.domain.stamp_format import FORMAT_V1, short_code
 from traceqr.errors import Conflict, ValidationError
 from traceqr.services import claims, traceability
 from traceqr.services.registry import jwks_document
@@ -64,7 +65,8 @@ def render_verification(
         notice_tone=notice_tone,
         claim_form=claim_form or ClaimForm(formdata=None),
         place_form=place_form,
-        code=result.stamp.code if result.stamp else None,
+        code=result.stamp.code if result.stamp and result.stamp.version == FORMAT_V1 else None,
+        stamp_text=result.stamp.url(state().settings.public_url) if result.stamp else None,
         scanned=scanned or entered,
     )
     response = Response(html, status=status_code, mimetype="text/html")
@@ -89,6 +91,50 @@ def stamp_page(code: str) -> Response:
     return render_verification(result, scanned=scanned)
 
 
+@blueprint.get("/01/<path:rest>")
+@limited("verify")
+def digital_link_page(rest: str) -> Response | tuple[str, int]:
+    """A GS1 Digital Link on this service. With a key id and a signature it is a version 2
+    stamp: verified like any stamp. Without, it names a product (and maybe a lot): the
+    resolver shows what TraceQR knows about it."""
+    scanned = f"{state().settings.public_url}{_raw_path()}"
+    result = state().verifier.verify(scanned, now=now(), channel="page", client=client_facts())
+    if result.format_error == "unsigned_digital_link":
+        return product_link_page(scanned)
+    return render_verification(result, scanned=scanned)
+
+
+def _raw_path() -> str:
+    """The path and query as the client sent them: a lot may hold a percent-encoded ``/``,
+    which the decoded ``request.path`` would turn into a path separator."""
+    raw = request.environ.get("RAW_URI") or request.environ.get("REQUEST_URI")
+    if raw:
+        path = raw.split("?", 1)[0]
+        root = request.script_root
+        if root and path.startswith(root):
+            path = path[len(root) :]
+    else:
+        path = quote(request.path, safe="/:@!$&'()*+,;=-._~")
+    query = request.query_string.decode("utf-8", "replace")
+    return path + (f"?{query}" if query else "")
+
+
+def product_link_page(text: str) -> tuple[str, int]:
+    """What a GS1 resolver answers for a product or lot link: the product, its producer,
+    and the lot's journey; never a verdict, since a plain link proves nothing."""
+    from traceqr.domain.digital_link import DigitalLinkError, parse_digital_link
+
+    try:
+        link = parse_digital_link(text)
+    except DigitalLinkError:
+        abort(404)
+    found = traceability.resolve_product_link(db_session(), link.gtin, link.qualifier("10"))
+    if found is None:
+        return render_template("product_link.html", link=link, found=None), 404
+    journey = traceability.public_journey(db_session(), found.batch.id) if found.batch else None
+    return render_template("product_link.html", link=link, found=found, journey=journey), 200
+
+
 @blueprint.get("/verify")
 @limited("verify")
 def verify_entered() -> Response | str:
@@ -109,8 +155,26 @@ def _stamp_text(code: str) -> str:
 @limited("verify")
 def stamp_place(code: str) -> Response:
     """The shopper says where they are (a province, or a position with consent)."""
+    return _place(_stamp_text(code))
+
+
+@blueprint.post("/stamp/place")
+@limited("verify")
+def link_place() -> Response:
+    """The same, for a stamp whose URL is a GS1 Digital Link (sent in a hidden field)."""
+    return _place(_posted_stamp_text())
+
+
+def _posted_stamp_text() -> str:
+    text = (request.form.get("stamp") or "")[:600]
+    if not text.strip():
+        abort(400)
+    return text
+
+
+def _place(text: str) -> Response:
     form = PlaceForm()
-    result = state().verifier.inspect(_stamp_text(code), now=now(), client=client_facts())
+    result = state().verifier.inspect(text, now=now(), client=client_facts())
     try:
         scan_id = scan_tokens().loads(form.token.data or "", max_age=24 * 3600)
     except BadData:
@@ -135,8 +199,18 @@ def stamp_place(code: str) -> Response:
 @limited("pin")
 def stamp_claim(code: str) -> Response:
     """The first buyer enters the scratch-off PIN, once."""
+    return _claim(_stamp_text(code))
+
+
+@blueprint.post("/stamp/claim")
+@limited("pin")
+def link_claim() -> Response:
+    """The same, for a stamp whose URL is a GS1 Digital Link (sent in a hidden field)."""
+    return _claim(_posted_stamp_text())
+
+
+def _claim(text: str) -> Response:
     form = ClaimForm()
-    text = _stamp_text(code)
     before = state().verifier.inspect(text, now=now(), client=client_facts())
     if before.stamp is None or before.stamp_id is None or not before.verdict.signature_valid:
         abort(404)

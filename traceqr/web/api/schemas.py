@@ -52,6 +52,12 @@ class BatchIn(_Strict):
     with_pin: StrictBool | None = Field(
         None, description="Each stamp carries a one-time scratch-off PIN for the first buyer"
     )
+    stamp_format: Literal[1, 2] | None = Field(
+        None,
+        description="1 (default): the TraceQR URL …/S/<code>. 2: a GS1 Digital Link "
+        "…/01/<GTIN>/10/<lot>/21/<serial>?K=&S= that GS1 scanners and tills read; needs the "
+        "product's GTIN. See docs/stamp-format.md",
+    )
 
 
 class IssueIn(_Strict):
@@ -102,6 +108,7 @@ class BatchOut(BaseModel):
     notes: str | None
     requires_activation: bool
     with_pin: bool
+    stamp_format: int
     recalled: bool
     recalled_at: str | None
     recall_reason: str | None

@@ -12,7 +12,7 @@ from pydantic import BaseModel
 from traceqr.domain.dates import iso_vietnam
 from traceqr.domain.keys import kid_text
 from traceqr.domain.provinces import province
-from traceqr.domain.stamp_format import encode_code, serial_text, short_code, stamp_url
+from traceqr.domain.stamp_format import serial_text, short_code
 from traceqr.errors import Unauthorized, ValidationError
 from traceqr.models import Batch, Product, Stamp
 from traceqr.services import catalog, issuance, stamps
@@ -111,6 +111,7 @@ def batch_json(batch: Batch) -> dict[str, Any]:
         "notes": batch.notes,
         "requires_activation": batch.requires_activation,
         "with_pin": batch.with_pin,
+        "stamp_format": batch.stamp_format,
         "recalled": batch.recalled_at is not None,
         "recalled_at": iso_vietnam(batch.recalled_at),
         "recall_reason": batch.recall_reason,
@@ -129,9 +130,7 @@ def stamp_json(stamp: Stamp) -> dict[str, Any]:
     return {
         "serial": serial_text(stamp.serial),
         "short_code": short_code(stamp.serial),
-        "url": stamp_url(
-            state().settings.public_url, encode_code(kid, stamp.serial, stamp.signature)
-        ),
+        "url": stamps.stamp_url_of(db_session(), stamp, state().settings.public_url),
         "batch_id": stamp.batch_id,
         "seq": stamp.seq,
         "kid": kid_text(kid),
@@ -306,7 +305,7 @@ def sheet_layout_from_args() -> SheetLayout:
 @limited("api")
 def sheet_pdf(batch_id: int) -> Response:
     """A printable vector PDF of every stamp of the batch, each printed once."""
-    from traceqr.domain.sheet import SheetLayoutError, SheetStamp, render_sheet
+    from traceqr.domain.sheet import SheetLayoutError, SheetStamp, fit_stamp_size, render_sheet
 
     session = db_session()
     batch = catalog.get_batch(session, g.business_id, batch_id)
@@ -314,6 +313,10 @@ def sheet_pdf(batch_id: int) -> Response:
         raise ValidationError("this batch has no stamps yet: issue some first")
     layout = replace(sheet_layout_from_args(), pin_spot=batch.with_pin)
     public_url = state().settings.public_url
+    if not request.args.get("stamp_mm"):
+        # No size asked for: make denser codes (GS1 Digital Link stamps) just big enough.
+        first = next(stamps.iter_batch_stamps(session, batch, public_url, chunk=1))
+        layout = fit_stamp_size(layout, first.url)
     spool = tempfile.TemporaryFile()  # noqa: SIM115 - closed when the answer is sent
     try:
         render_sheet(

@@ -214,6 +214,7 @@ def batch_data(form: BatchForm) -> dict[str, Any]:
         "notes": blank_to_none(form.notes.data),
         "requires_activation": bool(form.requires_activation.data),
         "with_pin": bool(form.with_pin.data),
+        "stamp_format": form.stamp_format.data or "1",
     }
 
 
@@ -262,6 +263,7 @@ def edit_batch(batch_id: int) -> Response | str:
             "notes": batch.notes,
             "requires_activation": batch.requires_activation,
             "with_pin": batch.with_pin,
+            "stamp_format": str(batch.stamp_format),
         }
     )
     if form.validate_on_submit():

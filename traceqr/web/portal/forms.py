@@ -161,6 +161,16 @@ class BatchForm(FlaskForm):
     notes = TextAreaField(_l("Notes"), [Optional(), Length(max=5000)])
     requires_activation = BooleanField(_l("Stamps must be activated before sale"))
     with_pin = BooleanField(_l("Each stamp carries a scratch-off PIN for its first buyer"))
+    stamp_format = SelectField(
+        _l("Stamp format"),
+        choices=[
+            SelectChoice("1", _l("TraceQR stamp (shortest QR)")),
+            SelectChoice(
+                "2", _l("GS1 Digital Link: also read by GS1 scanners and tills (needs the GTIN)")
+            ),
+        ],
+        default="1",
+    )
 
 
 class IssueForm(FlaskForm):

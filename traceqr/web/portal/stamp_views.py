@@ -19,6 +19,7 @@ from traceqr.domain.sheet import (
     SheetLayoutError,
     SheetStamp,
     check_stamp_fits,
+    fit_stamp_size,
     side_text_block,
 )
 from traceqr.errors import N_, NotFound, TraceQRError, ValidationError
@@ -256,6 +257,9 @@ def _sheet_inputs(batch_id: int) -> tuple[Batch, Product, Business, SheetForm, S
             layout = replace(layout_from(form), pin_spot=item.with_pin)
             first = next(_sheet_stamps(item, 1), None)
             if first is not None:
+                if not request.args.get("stamp_mm"):
+                    layout = fit_stamp_size(layout, first.url)
+                    form.stamp_mm.data = Decimal(str(layout.stamp_mm))
                 check_stamp_fits(first.url, layout)
             if form.side.data == "text":
                 side_text_block(form.side_text.data or "", layout)
