@@ -82,6 +82,8 @@ def main() -> None:
             page.screenshot(path=OUT / "phone-stamp-recalled-vi.png", full_page=True)
             page.goto(base + "/S/NOTASTAMP")
             page.screenshot(path=OUT / "phone-stamp-invalid-vi.png", full_page=True)
+            page.goto(credentials.chain_stamp_url)
+            page.locator("section.journey").screenshot(path=OUT / "phone-stamp-journey-vi.png")
 
             desktop = browser.new_context(viewport={"width": 1280, "height": 860}, locale="vi-VN")
             page = desktop.new_page()

@@ -46,3 +46,33 @@ def test_typing_the_code_when_the_camera_fails(
     phone.get_by_role("button", name="Kiểm tra").click()
     assert phone.locator("main").get_attribute("data-status") == "genuine"
     assert phone.locator(".short-code").inner_text() == short
+
+
+def test_the_demo_tea_chain_reads_as_a_timeline_on_a_phone(
+    live_server: LiveServer, phone: Any
+) -> None:
+    """Grower → processor → retailer: the shopper at the shop sees all three, in order."""
+    from datetime import UTC, datetime
+
+    from traceqr.services.demo import load_demo_chain
+    from traceqr.state import AppState
+
+    state = AppState.of(live_server.app)
+    with state.database.session() as session:
+        url = load_demo_chain(session, state.keystore, live_server.url, datetime.now(UTC))
+        session.commit()
+
+    phone.goto(url)
+    assert phone.locator("main").get_attribute("data-status") == "genuine"
+    journey = phone.locator("section.journey")
+    journey.scroll_into_view_if_needed()
+    assert journey.is_visible()
+    steps = journey.locator(".timeline-step")
+    assert steps.count() == 8
+    names = [steps.nth(i).locator(".step-by").inner_text() for i in range(steps.count())]
+    assert names[0] == "HTX Chè Tân Cương" and names[-1] == "Siêu thị Thăng Long Mart"
+    assert "Chè Hà Nội Sóc Sơn" in names
+    # Each step is its own readable line on a 360 px screen, nothing spills sideways.
+    assert phone.evaluate("document.documentElement.scrollWidth") <= 360
+    first, last = steps.nth(0).bounding_box(), steps.nth(7).bounding_box()
+    assert first is not None and last is not None and last["y"] > first["y"]
