@@ -200,5 +200,7 @@ def test_a_plain_gs1_link_resolves_to_the_product_and_its_lot(
     assert "Chè Thái Nguyên hộp 200 g" in html and "CHN-2611/A" in html
     assert 'data-step="packing"' in html
     assert client.get(f"/01/{GTIN13}").status_code == 200  # GTIN-13, no lot
+    short_names = client.get(f"/gtin/{GTIN14}/lot/CHN-2611%2FA").get_data(as_text=True)
+    assert 'data-step="packing"' in short_names  # Digital Link 1.0 short names
     assert client.get("/01/08934567890137").status_code == 404  # nobody registered it
     assert client.get("/01/08934567890121").status_code == 404  # bad check digit

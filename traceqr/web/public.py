@@ -92,6 +92,7 @@ def stamp_page(code: str) -> Response:
 
 
 @blueprint.get("/01/<path:rest>")
+@blueprint.get("/gtin/<path:rest>")  # the short names of GS1 Digital Link 1.0
 @limited("verify")
 def digital_link_page(rest: str) -> Response | tuple[str, int]:
     """A GS1 Digital Link on this service. With a key id and a signature it is a version 2
