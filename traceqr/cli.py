@@ -124,6 +124,143 @@ def business_create(
         click.echo(result["api_key"])
 
 
+# --- stamps ------------------------------------------------------------------------------------
+
+
+@main.group()
+def stamps() -> None:
+    """Issue stamps and write their sheets or CSV, with progress (for large batches)."""
+
+
+@stamps.command("issue")
+@click.option("--batch", "batch_id", type=int, required=True, help="The batch's id")
+@click.option("--count", type=int, required=True, help="How many stamps (1 to 1,000,000)")
+@click.option("--inactive", is_flag=True, help="Issue inactive stamps, activated later")
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object on stdout")
+def stamps_issue(batch_id: int, count: int, inactive: bool, as_json: bool) -> None:
+    """Sign and store COUNT stamps for a batch: all of them, or none."""
+    from traceqr.models import Batch
+    from traceqr.services.issuance import issue_stamps
+    from traceqr.services.validation import clean_positive_int
+    from traceqr.state import JOB_MAX_STAMPS, utcnow
+
+    with open_state() as state, state.database.session() as session:
+        batch = session.get(Batch, batch_id)
+        if batch is None:
+            fail(f"no batch {batch_id}")
+        try:
+            clean_positive_int(count, "count", maximum=JOB_MAX_STAMPS)
+        except TraceQRError as exc:
+            fail(str(exc.to_dict()["message"]))
+        with click.progressbar(
+            length=count, label="Issuing", file=sys.stderr, show_pos=True
+        ) as bar:
+            reported = [0]
+
+            def progress(done: int, total: int) -> None:
+                bar.update(done - reported[0])
+                reported[0] = done
+
+            try:
+                result = issue_stamps(
+                    session,
+                    state.keystore,
+                    batch,
+                    count,
+                    now=utcnow(),
+                    active=not inactive,
+                    max_count=JOB_MAX_STAMPS,
+                    progress=progress,
+                    pins=state.pins,
+                )
+                session.commit()
+            except TraceQRError as exc:
+                session.rollback()
+                fail(str(exc.to_dict()["message"]))
+    answer = {
+        "batch_id": batch_id,
+        "count": result.count,
+        "first_seq": result.first_seq,
+        "last_seq": result.last_seq,
+        "kid": result.kid.hex(),
+        "active": result.active,
+    }
+    if as_json:
+        click.echo(json.dumps(answer))
+    else:
+        note(f"Issued {result.count} stamps, numbers {result.first_seq}-{result.last_seq}.")
+
+
+@stamps.command("sheet")
+@click.option("--batch", "batch_id", type=int, required=True, help="The batch's id")
+@click.option("-o", "--output", type=click.Path(dir_okay=False), required=True, help="PDF file")
+@click.option("--paper", type=click.Choice(["A4", "A5", "letter"]), default="A4")
+@click.option("--stamp-mm", type=float, default=None, help="QR side with its quiet zone")
+@click.option("--ecc", type=click.Choice(["L", "M", "Q", "H"]), default="Q")
+@click.option("--cut-marks", is_flag=True, help="Print cut marks between stamps")
+def stamps_sheet(
+    batch_id: int, output: str, paper: str, stamp_mm: float | None, ecc: str, cut_marks: bool
+) -> None:
+    """Write the batch's printable vector PDF: every stamp once, in issue order."""
+    from dataclasses import replace
+
+    from traceqr.domain.sheet import (
+        SheetLayout,
+        SheetLayoutError,
+        SheetStamp,
+        fit_stamp_size,
+        render_sheet,
+    )
+    from traceqr.models import Batch
+    from traceqr.services.stamps import iter_batch_stamps
+
+    with open_state() as state, state.database.session() as session:
+        batch = session.get(Batch, batch_id)
+        if batch is None:
+            fail(f"no batch {batch_id}")
+        if batch.stamps_total == 0:
+            fail(f"batch {batch_id} has no stamps yet: issue some first")
+        public_url = state.settings.public_url
+        try:
+            layout = replace(
+                SheetLayout.paper(paper), ecc=ecc, cut_marks=cut_marks, pin_spot=batch.with_pin
+            )
+            if stamp_mm is not None:
+                layout = replace(layout, stamp_mm=stamp_mm)
+            else:
+                first = next(iter_batch_stamps(session, batch, public_url, chunk=1))
+                layout = fit_stamp_size(layout, first.url)
+        except SheetLayoutError as exc:
+            fail(str(exc))
+        target = Path(output)
+        partial = target.with_name(target.name + ".part")
+        with click.progressbar(
+            length=batch.stamps_total, label="Writing", file=sys.stderr, show_pos=True
+        ) as bar:
+
+            def counted() -> Iterator[SheetStamp]:
+                for item in iter_batch_stamps(session, batch, public_url, pins=state.pins):
+                    bar.update(1)
+                    yield SheetStamp(
+                        url=item.url, short_code=item.short_code, seq=item.seq, pin=item.pin
+                    )
+
+            try:
+                with partial.open("wb") as out:
+                    summary = render_sheet(
+                        counted(),
+                        out,
+                        layout,
+                        footer=f"TraceQR - lot {batch.lot}",
+                        total=batch.stamps_total,
+                    )
+            except SheetLayoutError as exc:
+                partial.unlink(missing_ok=True)
+                fail(str(exc))
+        partial.replace(target)  # never leave a half-written sheet under the real name
+    note(f"Wrote {target}: {summary.stamps} stamps on {summary.pages} pages.")
+
+
 # --- keys ------------------------------------------------------------------------------------
 
 

@@ -39,6 +39,8 @@ class Settings:
     scan_retention_days: int = 180  # then a check keeps its verdict and province, not its client
     address_hash_rotation: str = "never"  # never, monthly or daily: see docs/privacy.md
     max_upload_bytes: int = 5 * 1024 * 1024
+    copy_detection: bool = True  # off only to measure what it costs (benchmarks)
+    queue_url: str | None = None  # redis://… runs long jobs on an RQ queue; else in process
     extra: dict[str, Any] = field(default_factory=dict)
 
     @property
@@ -153,6 +155,8 @@ def load_settings(
         smtp_url=env.get("TRACEQR_SMTP_URL") or None,
         scan_retention_days=retention,
         address_hash_rotation=rotation,
+        copy_detection=_flag("TRACEQR_COPY_DETECTION", env.get("TRACEQR_COPY_DETECTION", "on")),
+        queue_url=env.get("TRACEQR_QUEUE_URL") or None,
     )
     known = {f for f in Settings.__dataclass_fields__}
     direct = {k: v for k, v in overrides.items() if k in known}

@@ -72,6 +72,7 @@ class AppState:
                 settings.public_url,
                 address_salt,
                 address_rotation=settings.address_hash_rotation,
+                copy_detection=settings.copy_detection,
             ),
             jobs=JobRunner(database, keystore, pins, max_stamps=JOB_MAX_STAMPS),
             mailer=Mailer(settings.smtp_url),

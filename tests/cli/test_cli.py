@@ -165,3 +165,53 @@ def test_offline_verify_needs_only_the_key_file(
     garbage.write_text("{not json")
     assert offline_verify(url, "--keys", str(garbage), cwd=workdir).returncode == 2
     assert offline_verify(cwd=workdir).returncode == 2  # no TEXT: usage error
+
+
+def test_stamps_issue_and_sheet_from_the_command_line(
+    cli_env: dict[str, str], tmp_path: Path
+) -> None:
+    from sqlalchemy import select
+
+    from tests.sheet_reading import read_sheet
+    from traceqr.db import Database
+    from traceqr.domain.sheet import SheetLayout
+    from traceqr.models import Batch
+
+    assert run(cli_env, "demo").exit_code == 0
+    database = Database(cli_env["TRACEQR_DATABASE_URL"])
+    with database.session() as session:
+        batch = session.scalars(select(Batch).where(Batch.lot == "BT-2610-C")).one()
+        batch_id, before = batch.id, batch.stamps_total
+    database.dispose()
+
+    issued = run(cli_env, "stamps", "issue", "--batch", str(batch_id), "--count", "5", "--json")
+    assert issued.exit_code == 0, issued.output
+    answer = json.loads(issued.stdout)
+    assert (answer["count"], answer["first_seq"], answer["last_seq"]) == (5, before + 1, before + 5)
+    assert "Issuing" in issued.stderr  # the progress bar goes to stderr, JSON alone on stdout
+
+    sheet = tmp_path / "sheet.pdf"
+    written = run(cli_env, "stamps", "sheet", "--batch", str(batch_id), "-o", str(sheet))
+    assert written.exit_code == 0, written.output
+    cells = read_sheet(sheet.read_bytes(), SheetLayout())
+    assert len(cells) == before + 5 and all(len(texts) == 1 for texts in cells)
+    assert len({texts[0] for texts in cells}) == before + 5
+    assert run(cli_env, "verify", cells[-1][0]).exit_code == 0
+
+    # Bad input: a clear message, exit 1, nothing written.
+    assert run(cli_env, "stamps", "issue", "--batch", "999999", "--count", "5").exit_code == 1
+    zero = run(cli_env, "stamps", "issue", "--batch", str(batch_id), "--count", "0")
+    assert zero.exit_code == 1 and "count" in zero.stderr
+    too_small = run(
+        cli_env,
+        "stamps",
+        "sheet",
+        "--batch",
+        str(batch_id),
+        "-o",
+        str(tmp_path / "x.pdf"),
+        "--stamp-mm",
+        "10",
+    )
+    assert too_small.exit_code == 1 and "stamp_mm" in too_small.stderr
+    assert not (tmp_path / "x.pdf").exists() and not (tmp_path / "x.pdf.part").exists()
