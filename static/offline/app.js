@@ -228,6 +228,10 @@
 
     $("offline-business").textContent = result.valid ? result.businessName || texts.businessUnnamed : "—";
     $("offline-short-code").textContent = result.shortCode || "—";
+    // A version 2 stamp signs the GTIN and the lot: once it verifies, they are facts too.
+    var signedItem = result.valid && result.version === 2;
+    showRow("offline-gtin", signedItem ? result.gtin : null);
+    showRow("offline-lot", signedItem ? result.lot : null);
     $("offline-kid").textContent = result.kid || "—";
     $("offline-key-status").textContent = result.valid
       ? result.keyStatus === "retired"
@@ -241,13 +245,37 @@
     $("offline-limits").hidden = !result.valid;
 
     var link = $("offline-online-link");
-    if (result.code) {
-      link.href = publicUrl + "/S/" + result.code;
+    var online = onlineUrl(result);
+    if (online) {
+      link.href = online;
       link.hidden = false;
     } else {
       link.hidden = true;
     }
     if (section.scrollIntoView) section.scrollIntoView({ block: "start", behavior: "smooth" });
+  }
+
+  // A row of the details (its <dt> is "<id>-label"), shown only with a value.
+  function showRow(id, value) {
+    var shown = value !== null && value !== undefined && value !== "";
+    $(id).textContent = shown ? value : "";
+    $(id).hidden = !shown;
+    $(id + "-label").hidden = !shown;
+  }
+
+  // Where the online check of the stamp is: its /S/ page (version 1), or the check of its
+  // GS1 Digital Link on this service's address (version 2). The online service reads a
+  // version 2 stamp only as a link on its own public URL, so the link is written on it.
+  function onlineUrl(result) {
+    if (result.code) return publicUrl + "/S/" + result.code;
+    if (result.version === 2 && result.signatureText) {
+      try {
+        return publicUrl.replace(/\/+$/, "") + "/verify?code=" + encodeURIComponent(V.stampUrlV2(publicUrl, result));
+      } catch (e) {
+        return null;
+      }
+    }
+    return null;
   }
 
   function check(text) {

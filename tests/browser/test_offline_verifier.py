@@ -1,13 +1,16 @@
 """The offline verifier in a real browser: installed once online, then used with the
 network cut — paste, photo and camera — and its JavaScript checked against the test
-vectors of the stamp format (tests/vectors/stamp-v1.json)."""
+vectors of the stamp format (tests/vectors/stamp-v1.json, stamp-v2.json) and, for
+version 2, against the Python reference on many more texts."""
 
 from __future__ import annotations
 
 import json
+import random
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
+from urllib.parse import parse_qs, urlsplit
 
 import numpy as np
 import pytest
@@ -17,11 +20,21 @@ from tests.browser.conftest import CHROMIUM, CHROMIUM_FLAGS, PHONE, LiveServer
 from tests.conftest import Api
 from traceqr.domain.codec import base32_encode
 from traceqr.domain.qr import QUIET_ZONE_MODULES, png_bytes, qr_matrix
-from traceqr.domain.stamp_format import decode_code, extract_code
-
-VECTORS = json.loads(
-    (Path(__file__).resolve().parent.parent / "vectors" / "stamp-v1.json").read_text("utf-8")
+from traceqr.domain.stamp_format import (
+    StampFormatError,
+    decode_code,
+    extract_code,
+    issue_v2,
+    parse_scanned_text,
+    serial_text,
+    short_code,
 )
+from traceqr.services.businesses import NewBusiness
+from traceqr.state import AppState
+
+VECTOR_DIR = Path(__file__).resolve().parent.parent / "vectors"
+VECTORS = json.loads((VECTOR_DIR / "stamp-v1.json").read_text("utf-8"))
+VECTORS_V2 = json.loads((VECTOR_DIR / "stamp-v2.json").read_text("utf-8"))
 PAGE = "/inspect/offline/"
 # The group order of Ed25519: adding it to a signature's S gives the same point, a
 # non-canonical signature that RFC 8032 verifiers must refuse.
@@ -91,6 +104,8 @@ def read_result(page: Any, before: int = 0) -> dict[str, Any]:
         "business": page.inner_text("#offline-business"),
         "short_code": page.inner_text("#offline-short-code"),
         "kid": page.inner_text("#offline-kid"),
+        "gtin": page.text_content("#offline-gtin") if page.is_visible("#offline-gtin") else None,
+        "lot": page.text_content("#offline-lot") if page.is_visible("#offline-lot") else None,
         "title": page.inner_text("#offline-verdict-title"),
         "reason_text": page.inner_text("#offline-verdict-reason"),
     }
@@ -282,6 +297,347 @@ def test_the_javascript_refuses_what_the_spec_refuses(
         "ftp": [False, "not_a_stamp_url", None],
         "user_at_host": [True, None, "evil.example"],  # the host a browser would go to
     }
+    assert page.problems == []
+
+
+# --- stamp format version 2: a signed GS1 Digital Link (§9) -------------------------------
+
+
+@pytest.mark.parametrize("backend", ["webcrypto", "tweetnacl"])
+def test_the_javascript_follows_the_v2_test_vectors(
+    live_server: LiveServer, offline_page: Any, backend: str
+) -> None:
+    page = offline_page
+    page.goto(live_server.url + PAGE)
+    page.wait_for_selector("#offline[data-started='true']")
+    assert page.evaluate("name => TraceQROffline.setBackend(name)", backend) == backend
+
+    outcome = page.evaluate(
+        """async (vectors) => {
+          const V = TraceQROffline;
+          // What a result says about the stamp, whichever version.
+          const facts = r => ({valid: r.valid, reason: r.reason, version: r.version ?? null,
+            kid: r.kid ?? null, serial: r.serial ?? null, shortCode: r.shortCode ?? null,
+            gtin: r.gtin ?? null, lot: r.lot ?? null, host: r.host ?? null});
+          const jwks = {keys: vectors.valid.map(v => v.jwk)};
+          const publicUrl = vectors.valid[0].public_url;
+          const out = {valid: [], invalid: [], invalidOffline: [], same: []};
+          for (const v of vectors.valid) {
+            const service = await V.verifyStamp(v.url, jwks, {publicUrl});
+            const offline = await V.verifyStamp(v.url, jwks);
+            const stamp = V.parseScannedText(v.url);
+            out.valid.push({
+              name: v.name, service: facts(service), offline: facts(offline),
+              bytes: V.toHex(stamp.signedMessage), signature: V.toHex(stamp.signature),
+              printed: V.stampUrlV2(publicUrl, service),
+            });
+          }
+          for (const v of vectors.invalid) {
+            out.invalid.push(facts(await V.verifyStamp(v.text, jwks, {publicUrl})));
+            out.invalidOffline.push(facts(await V.verifyStamp(v.text, jwks)));
+          }
+          for (const v of vectors.equivalent_spellings) {
+            out.same.push([facts(await V.verifyStamp(v.text, jwks, {publicUrl})),
+                           facts(await V.verifyStamp(v.text, jwks))]);
+          }
+          return out;
+        }""",
+        VECTORS_V2,
+    )
+
+    def genuine(vector: dict[str, Any], host: str = "traceqr.example.vn") -> dict[str, Any]:
+        return {
+            "valid": True,
+            "reason": None,
+            "version": 2,
+            "kid": vector["kid"],
+            "serial": vector["serial_text"],
+            "shortCode": vector["short_code"],
+            "gtin": vector["gtin"],
+            "lot": vector["lot"],
+            "host": host,
+        }
+
+    for vector, got in zip(VECTORS_V2["valid"], outcome["valid"], strict=True):
+        assert got == {
+            "name": vector["name"],
+            "service": genuine(vector),
+            "offline": genuine(vector),
+            "bytes": vector["signed_message"],
+            "signature": vector["signature"],
+            "printed": vector["url"],
+        }
+    for vector, got in zip(VECTORS_V2["invalid"], outcome["invalid"], strict=True):
+        assert (got["valid"], got["reason"]) == (False, vector["reason"]), vector["name"]
+    # Offline, any host is accepted and shown: the foreign URL is a valid signature there.
+    first = VECTORS_V2["valid"][0]
+    for vector, got in zip(VECTORS_V2["invalid"], outcome["invalidOffline"], strict=True):
+        if vector["reason"] == "foreign_url":
+            assert got == genuine(first, host="evil.example.vn")
+        else:
+            assert (got["valid"], got["reason"]) == (False, vector["reason"]), vector["name"]
+    for vector, (service, offline) in zip(
+        VECTORS_V2["equivalent_spellings"], outcome["same"], strict=True
+    ):
+        assert service == offline == genuine(first), vector["name"]
+    assert page.problems == []
+
+
+def test_a_signature_of_one_version_is_never_valid_for_the_other(
+    live_server: LiveServer, offline_page: Any
+) -> None:
+    """The first vectors of both versions share seed, kid and serial: only the context
+    string (…-V1, …-V2) and the signed fields tell the signatures apart."""
+    page = offline_page
+    page.goto(live_server.url + PAGE)
+    page.wait_for_selector("#offline[data-started='true']")
+    v1, v2 = VECTORS["valid"][0], VECTORS_V2["valid"][0]
+    assert (v1["seed"], v1["kid"], v1["serial"]) == (v2["seed"], v2["kid"], v2["serial"])
+    v1_signature = bytes.fromhex(v1["stamp_bytes"])[15:]
+    v2_signature = bytes.fromhex(v2["signature"])
+    texts = {
+        "v1_signature_in_v2_link": v2["url"].replace(
+            v2["signature_text"], base32_encode(v1_signature)
+        ),
+        "v2_signature_in_v1_code": base32_encode(
+            bytes.fromhex(v1["stamp_bytes"])[:15] + v2_signature
+        ),
+    }
+    got = page.evaluate(
+        """async ([texts, jwk]) => {
+          const out = {};
+          for (const [name, text] of Object.entries(texts)) {
+            const r = await TraceQROffline.verifyStamp(text, {keys: [jwk]});
+            out[name] = [r.valid, r.reason, r.version];
+          }
+          return out;
+        }""",
+        [texts, v2["jwk"]],
+    )
+    assert got == {
+        "v1_signature_in_v2_link": [False, "bad_signature", 2],
+        "v2_signature_in_v1_code": [False, "bad_signature", 1],
+    }
+
+
+def python_verdict(text: str, public_url: str | None) -> str:
+    """What the reference reads: ``ok:<signed message>`` or the reason it refuses."""
+    try:
+        return "ok:" + parse_scanned_text(text, public_url).signed_message.hex()
+    except StampFormatError as error:
+        return error.reason
+
+
+def v2_texts(count: int = 800, seed: int = 20261128) -> list[str]:
+    """Texts around version 2 links: hand-picked corners of §9.3/§9.4 and random edits of
+    the vector URLs (the edits of tests/unit/test_stamp_v2.py and a few more)."""
+    valid = VECTORS_V2["valid"]
+    url = valid[0]["url"]
+    base, _, query = url.partition("?")
+    texts = [
+        "https://id.gs1.org/01/09506000134352/10/ABC/21/123?17=201225",
+        "https://id.gs1.org/00/106141411234567897",
+        "https://id.gs1.org/00/106141411234567897?" + query,
+        "https://id.gs1.org/AQnYUc1gmg",
+        "https://id.gs1.org/AQnYUc1gmg?" + query,
+        "https://id.gs1.org/01/05412345000013/EEarwSOABgwEj9s0bAmQ?" + query,
+        "https://id.gs1.org/414/5060917510004/254/RP56J920471?" + query,
+        "https://example.com/products/shampoo",
+        "https://traceqr.vn@evil.example/01/09506000134352?" + query,
+        "https://[::1]:8443/dl" + url.removeprefix("HTTPS://TRACEQR.EXAMPLE.VN"),
+        "HTTPS://TRACEQR.EXAMPLE.VN:443" + url.removeprefix("HTTPS://TRACEQR.EXAMPLE.VN"),
+        "https://traceqr.example.vn/01/08934588012228/10/Lô/21/X?K=1&S=2",
+        url + "&x=" + "a" * 2048,
+        base + "?" + query.replace("K=", "%4B="),  # an escaped parameter name
+        base + "?" + query.replace("S=", "%C5%BF="),  # "ſ" upper-cases to "S"
+        url.replace("K=0A1B2C3D", "K=0A1B2C3%C4%B1"),
+        url.replace(valid[0]["signature_text"], valid[0]["signature_text"].replace("I", "%C4%B1")),
+        url.replace("/10/BT-2611-A/", "/10/BT-2611-%FF/"),
+        url.replace("/10/BT-2611-A/", "/10/BT-2611-%ED%A0%80/"),
+        url.replace("/10/BT-2611-A/", "/10/%EF%BB%BFBT/"),
+        url.replace("/10/BT-2611-A/", "/10/" + "A" * 21 + "/"),
+        url.replace("/21/", "/235/X/21/"),
+        url.replace("/10/", "/22/V1/10/"),
+        url.replace("/10/BT-2611-A/21/", "/235/X/"),
+        url.replace("/01/", "/01/08934588012228/01/"),
+        url.replace("/10/", "/7040/X/10/"),
+        url.replace("/10/", "/17/261231/10/"),
+        url.replace("?", "?lot=X&"),
+        url.replace("?", "?exp=261231&"),
+        url.replace("?", "?7003=2612312460&"),
+        url.replace("?", "?422=704&"),
+        url.replace("?", "?422=999&"),
+        url.replace("?", "?17=260229&"),
+        url.replace("?", "?17=250229&"),
+        url.replace("?", "?253=9506000134352ABC&"),
+        url.replace("?", "?7240=x&"),
+        url.replace("?", "?21=1&"),
+        url.replace("?", "?constructor=1&__proto__=2&"),
+        url + "&K=0A1B2C3D",
+        url.replace("/S/", "/s/"),
+        "https://traceqr.example.vn/S/" + VECTORS["valid"][0]["code"] + "?" + query,
+    ]
+    texts += [vector["url"] for vector in valid]
+    pieces = [
+        *"/?&=%#;:.-_ 01289AKSaksu@[]~!$'()*+,\t\x1c",
+        *["%2F", "%2f", "%25", "%ZZ", "%C4%B1", "%E2%80%8B", "%F0%9F%98%80", "%C0%80"],
+        *["10", "21", "22", "17", "235", "00", "414", "254", "gtin", "lot", "ser", "exp"],
+        *["K=", "S=", "k=0a1b2c3d", "?17=261231", "/S/", "HTTP://", ":8080", "u@", "ô"],
+        *["AQnYUc1gmg", "EEarwSOABgwEj9s0bAmQ", "7003=2612312359", "3103=000195"],
+    ]
+    rng = random.Random(seed)
+    for _ in range(count):
+        text = rng.choice(texts[:3] + [vector["url"] for vector in valid])
+        for _ in range(rng.randint(1, 4)):
+            position = rng.randint(0, len(text))
+            kind = rng.choice(["insert", "replace", "delete", "swapcase"])
+            if kind == "insert":
+                text = text[:position] + rng.choice(pieces) + text[position:]
+            elif kind == "replace":
+                text = text[:position] + rng.choice(pieces) + text[position + 1 :]
+            elif kind == "delete":
+                text = text[:position] + text[position + 1 :]
+            else:
+                text = (
+                    text[:position]
+                    + text[position : position + 6].swapcase()
+                    + text[position + 6 :]
+                )
+        texts.append(text)
+    return texts
+
+
+def test_the_javascript_reads_version_2_texts_as_the_python_reference(
+    live_server: LiveServer, offline_page: Any
+) -> None:
+    """Where §9 leaves a detail to the implementation, the page follows the Python code:
+    the same verdict (the signed bytes, or the reason) for every text, service and offline."""
+    page = offline_page
+    page.goto(live_server.url + PAGE)
+    page.wait_for_selector("#offline[data-started='true']")
+    public_url = VECTORS_V2["valid"][0]["public_url"]
+    texts = v2_texts()
+    got = page.evaluate(
+        """([texts, publicUrl]) => texts.map(text => [publicUrl, undefined].map(url => {
+          const V = TraceQROffline;
+          try {
+            return "ok:" + V.toHex(V.parseScannedText(text, url).signedMessage);
+          } catch (error) {
+            return error.reason || "crash: " + error;
+          }
+        }))""",
+        [texts, public_url],
+    )
+    expected = [[python_verdict(text, public_url), python_verdict(text, None)] for text in texts]
+    mismatches = [
+        (text, want, have)
+        for text, want, have in zip(texts, expected, got, strict=True)
+        if want != have
+    ]
+    assert mismatches == []
+    # The corpus reaches every outcome of version 2, valid ones included.
+    seen = {
+        verdict if not verdict.startswith("ok:") else "ok" for pair in expected for verdict in pair
+    }
+    assert seen >= {
+        "ok",
+        "unsigned_digital_link",
+        "missing_key_id",
+        "missing_signature",
+        "duplicate_parameter",
+        "bad_key_id",
+        "bad_signature_encoding",
+        "bad_serial",
+        "not_a_stamp_link",
+        "unsigned_data",
+        "bad_gtin",
+        "bad_order",
+        "bad_path",
+        "misplaced_ai",
+        "unknown_ai",
+        "duplicate_ai",
+        "bad_ai_value",
+        "bad_percent_encoding",
+        "compressed_not_supported",
+        "unsupported_primary_key",
+        "foreign_url",
+        "not_a_stamp_url",
+        "too_long",
+        "bad_character",
+    }
+
+
+def test_a_v2_stamp_is_checked_offline(
+    live_server: LiveServer,
+    offline_page: Any,
+    business: NewBusiness,
+    state: AppState,
+    tmp_path: Path,
+) -> None:
+    """A GS1 Digital Link stamp signed with the business's key, checked with the network
+    cut: typed, and read from a photo of its QR (several QR modes in one symbol)."""
+    page = offline_page
+    v1_url = issue_stamps(live_server, business)[0]
+    signer = state.keystore.load_signer(business.signing_key.kid, business.signing_key.public_key)
+    serial = bytes.fromhex("0123456789abcdef0123")
+    stamp = issue_v2(signer, serial, "8934588012228", "BT-2611/A")
+    url = stamp.url(live_server.url)
+    assert "/10/BT-2611%2FA/" in url
+    install_and_go_offline(page, live_server)
+
+    genuine = check_text(page, url)
+    assert genuine["result"] == "valid", genuine
+    assert genuine["business"] == "Gốm sứ Bát Tràng Test"
+    assert genuine["host"] == live_server.url.removeprefix("http://")
+    assert genuine["foreign"] == "false"
+    assert genuine["kid"] == signer.kid.hex()
+    assert genuine["short_code"] == short_code(serial)
+    assert (genuine["gtin"], genuine["lot"]) == ("08934588012228", "BT-2611/A")
+    assert page.is_visible("#offline-gtin-label") and page.is_visible("#offline-lot-label")
+    assert page.is_visible("#offline-limits")
+    # The online check goes to this service with the stamp's own link.
+    online = urlsplit(page.get_attribute("#offline-online-link", "href"))
+    assert f"{online.scheme}://{online.netloc}".lower() == live_server.url
+    assert (online.path, parse_qs(online.query)) == ("/verify", {"code": [url]})
+    # …where the service reads it: a valid signature (signed here, so without a record).
+    answer = live_server.app.test_client().get(f"{online.path}?{online.query}")
+    assert answer.status_code == 200
+    assert 'data-status="unregistered"' in answer.get_data(as_text=True)
+    assert page.evaluate("document.documentElement.scrollWidth") <= 360  # fits a phone
+
+    # The lot, the GTIN and the serial are signed; a lot is case-sensitive.
+    assert check_text(page, url.replace("BT-2611%2FA", "BT-2611%2FB"))["reason"] == "bad_signature"
+    assert check_text(page, url.replace("/08934588012228/", "/09506000134352/"))["reason"] == (
+        "bad_signature"
+    )
+    other = serial_text(bytes.fromhex("0123456789abcdef0124"))
+    assert check_text(page, url.replace(serial_text(serial), other))["reason"] == "bad_signature"
+    tampered = check_text(page, url.lower())
+    assert (tampered["reason"], tampered["gtin"], tampered["lot"]) == ("bad_signature", None, None)
+    assert not page.is_visible("#offline-gtin-label")
+    assert check_text(page, url.replace("K=", "X="))["reason"] == "missing_key_id"
+    # Spellings GS1 allows read as the same stamp.
+    assert check_text(page, url.replace("/01/08934588012228/", "/gtin/8934588012228/"))[
+        "result"
+    ] == ("valid")
+    # A product link without a signature: said so, in words.
+    unsigned = check_text(page, "https://id.gs1.org/01/09506000134352/10/ABC/21/123?17=201225")
+    assert unsigned["reason"] == "unsigned_digital_link"
+    assert unsigned["reason_text"] and unsigned["reason_text"] != "unsigned_digital_link"
+
+    # A version 1 stamp shows no GTIN or lot: it does not sign them.
+    plain = check_text(page, v1_url)
+    assert (plain["result"], plain["gtin"], plain["lot"]) == ("valid", None, None)
+
+    # The QR of a version 2 stamp mixes QR modes (alphanumeric, numeric, byte): read from
+    # a photo, offline.
+    photo = tmp_path / "stamp-v2.png"
+    photo.write_bytes(stamp_png(url))
+    before = checks_shown(page)
+    page.set_input_files("#offline-photo", str(photo))
+    from_photo = read_result(page, before)
+    assert (from_photo["result"], from_photo["lot"]) == ("valid", "BT-2611/A")
+    assert page.input_value("#offline-text") == url
     assert page.problems == []
 
 
