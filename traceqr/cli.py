@@ -575,6 +575,25 @@ def serve(host: str, port: int) -> None:
 
 
 @main.command()
+@click.option("--burst", is_flag=True, help="Run the jobs waiting now, then stop")
+def worker(burst: bool) -> None:
+    """Run background jobs (large issuances) from the queue at TRACEQR_QUEUE_URL. Start it
+    on as many machines as you like, with the same TRACEQR_* settings as the web nodes."""
+    from redis import Redis
+    from rq import Queue, Worker
+
+    with open_state() as state:
+        settings = state.settings
+    if not settings.queue_url:
+        fail("TRACEQR_QUEUE_URL is not set: without a queue, jobs run inside the web process", 2)
+    connection = Redis.from_url(settings.queue_url)
+    note(f"Worker on queue {settings.queue_name!r} at {settings.queue_url.split('@')[-1]}")
+    Worker([Queue(settings.queue_name, connection=connection)], connection=connection).work(
+        burst=burst
+    )
+
+
+@main.command()
 def demo() -> None:
     """Load the demo businesses, products, batches and stamps; print how to try them."""
     from traceqr.services.demo import load_demo, simulate_demo_scans

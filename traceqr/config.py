@@ -41,6 +41,7 @@ class Settings:
     max_upload_bytes: int = 5 * 1024 * 1024
     copy_detection: bool = True  # off only to measure what it costs (benchmarks)
     queue_url: str | None = None  # redis://… runs long jobs on an RQ queue; else in process
+    queue_name: str = "traceqr"
     extra: dict[str, Any] = field(default_factory=dict)
 
     @property
@@ -157,6 +158,7 @@ def load_settings(
         address_hash_rotation=rotation,
         copy_detection=_flag("TRACEQR_COPY_DETECTION", env.get("TRACEQR_COPY_DETECTION", "on")),
         queue_url=env.get("TRACEQR_QUEUE_URL") or None,
+        queue_name=env.get("TRACEQR_QUEUE_NAME") or "traceqr",
     )
     known = {f for f in Settings.__dataclass_fields__}
     direct = {k: v for k, v in overrides.items() if k in known}

@@ -16,7 +16,7 @@ from traceqr.db import Database
 from traceqr.domain.pins import PinScheme
 from traceqr.keystore import KeyStore
 from traceqr.mail import Mailer
-from traceqr.services.jobs import JobRunner
+from traceqr.services.jobs import JobRunner, QueueJobRunner
 from traceqr.services.verification import VerificationService
 
 if TYPE_CHECKING:
@@ -51,7 +51,7 @@ class AppState:
     database: Database
     keystore: KeyStore
     verifier: VerificationService
-    jobs: JobRunner
+    jobs: JobRunner | QueueJobRunner
     mailer: Mailer
     pins: PinScheme
 
@@ -74,7 +74,9 @@ class AppState:
                 address_rotation=settings.address_hash_rotation,
                 copy_detection=settings.copy_detection,
             ),
-            jobs=JobRunner(database, keystore, pins, max_stamps=JOB_MAX_STAMPS),
+            jobs=QueueJobRunner(database, settings.queue_url, settings.queue_name)
+            if settings.queue_url
+            else JobRunner(database, keystore, pins, max_stamps=JOB_MAX_STAMPS),
             mailer=Mailer(settings.smtp_url),
             pins=pins,
         )
@@ -86,3 +88,16 @@ class AppState:
     def of(app: Flask) -> AppState:
         state: AppState = app.extensions["traceqr"]
         return state
+
+
+_worker_state: AppState | None = None
+
+
+def worker_state() -> AppState:
+    """The state a queue worker process runs jobs with, from its ``TRACEQR_*`` settings."""
+    global _worker_state
+    if _worker_state is None:
+        from traceqr.config import load_settings
+
+        _worker_state = AppState.create(load_settings())
+    return _worker_state

@@ -348,3 +348,23 @@ def test_unknown_api_routes_and_methods_answer_json(api: Api) -> None:
     response = api.client.delete("/api/v1/products/1", headers=api.headers)
     assert response.status_code == 405
     assert error_of(response)["code"] == "method_not_allowed"
+
+
+def test_a_large_issuance_runs_as_a_job_the_api_polls(api: Api, other_api: Api, state: Any) -> None:
+    batch = api.batch()
+    response = api.post(f"/batches/{batch['id']}/stamp-jobs", {"count": 20_000})
+    assert response.status_code == 202, response.get_json()
+    job = response.get_json()
+    assert job["status"] in ("queued", "running", "done") and job["total"] == 20_000
+    assert response.headers["Location"] == job["url"] == f"/api/v1/jobs/{job['id']}"
+    state.jobs.wait(job["id"])
+    finished = api.get(f"/jobs/{job['id']}").get_json()
+    assert finished["status"] == "done"
+    assert finished["result"] == {"count": 20_000, "first_seq": 1, "last_seq": 20_000}
+    assert api.get(f"/batches/{batch['id']}").get_json()["stamps"]["total"] == 20_000
+    assert other_api.get(f"/jobs/{job['id']}").status_code == 404
+
+    for body in ({"count": 0}, {"count": "5"}, {"count": 1_000_001}, {}):
+        assert api.post(f"/batches/{batch['id']}/stamp-jobs", body).status_code == 400
+    api.post(f"/batches/{batch['id']}/recall", {"reason": "x"})
+    assert api.post(f"/batches/{batch['id']}/stamp-jobs", {"count": 5}).status_code == 409

@@ -13,6 +13,9 @@ from __future__ import annotations
 import json
 import logging
 import threading
+import time
+import uuid
+from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from datetime import UTC, datetime
 from typing import Any
@@ -80,8 +83,71 @@ def recent_jobs(session: Session, business_id: int, limit: int = 5) -> list[Job]
     )
 
 
+def run_issue_job(
+    database: Database,
+    keystore: KeyStore,
+    pins: PinScheme,
+    job_id: int,
+    *,
+    max_stamps: int,
+    on_progress: Callable[[int, int], None] | None = None,
+) -> None:
+    """Run one queued job to its end: the row says ``done`` with the result, or ``failed``
+    with the reason and no stamps. Wherever it runs: a thread here, or a queue worker."""
+
+    def set_row(**values: Any) -> None:
+        with database.engine.begin() as connection:
+            connection.execute(update(Job).where(Job.id == job_id).values(**values))
+
+    try:
+        set_row(status="running", started_at=utcnow())
+        with database.session() as session:
+            job = session.get(Job, job_id)
+            assert job is not None
+            params = json.loads(job.params)
+            batch = session.get(Batch, params["batch_id"])
+            if batch is None or batch.business_id != job.business_id:
+                raise NotFound(N_("the batch of this job no longer exists"))
+            # SQLite has one writer, and the issuance is it: there the row changes only at
+            # the start and the end. Elsewhere any process can read the progress.
+            write_progress = database.engine.dialect.name != "sqlite"
+
+            def progress(done: int, total: int) -> None:
+                if on_progress is not None:
+                    on_progress(done, total)
+                if write_progress and (done % PROGRESS_WRITE_EVERY == 0 or done == total):
+                    set_row(done=done)
+
+            result = issue_stamps(
+                session,
+                keystore,
+                batch,
+                params["count"],
+                active=params["active"],
+                now=utcnow(),
+                max_count=max_stamps,
+                progress=progress,
+                pins=pins,
+            )
+        outcome = {
+            "count": result.count,
+            "first_seq": result.first_seq,
+            "last_seq": result.last_seq,
+        }
+        set_row(status="done", done=result.count, result=json.dumps(outcome), finished_at=utcnow())
+    except TraceQRError as exc:
+        set_row(status="failed", error=exc.message, finished_at=utcnow())
+    except Exception:
+        log.exception("job %s failed", job_id)
+        set_row(
+            status="failed",
+            error="the job failed unexpectedly; no stamps were issued",
+            finished_at=utcnow(),
+        )
+
+
 class JobRunner:
-    """Runs jobs in this process, two at a time at most."""
+    """Runs jobs in this process, two at a time at most (the default)."""
 
     def __init__(
         self, database: Database, keystore: KeyStore, pins: PinScheme, max_stamps: int
@@ -114,59 +180,67 @@ class JobRunner:
     def shutdown(self) -> None:
         self._executor.shutdown(wait=True)
 
-    def _set(self, job_id: int, **values: Any) -> None:
-        with self.database.engine.begin() as connection:
-            connection.execute(update(Job).where(Job.id == job_id).values(**values))
-
     def _run(self, job_id: int) -> None:
+        def remember(done: int, total: int) -> None:
+            self._progress[job_id] = (done, total)
+
         try:
-            self._set(job_id, status="running", started_at=utcnow())
-            with self.database.session() as session:
-                job = session.get(Job, job_id)
-                assert job is not None
-                params = json.loads(job.params)
-                batch = session.get(Batch, params["batch_id"])
-                if batch is None or batch.business_id != job.business_id:
-                    raise NotFound(N_("the batch of this job no longer exists"))
-                write_progress = self.database.engine.dialect.name != "sqlite"
-
-                def progress(done: int, total: int) -> None:
-                    self._progress[job_id] = (done, total)
-                    if write_progress and (done % PROGRESS_WRITE_EVERY == 0 or done == total):
-                        self._set(job_id, done=done)
-
-                result = issue_stamps(
-                    session,
-                    self.keystore,
-                    batch,
-                    params["count"],
-                    active=params["active"],
-                    now=utcnow(),
-                    max_count=self.max_stamps,
-                    progress=progress,
-                    pins=self.pins,
-                )
-            outcome = {
-                "count": result.count,
-                "first_seq": result.first_seq,
-                "last_seq": result.last_seq,
-            }
-            self._set(
+            run_issue_job(
+                self.database,
+                self.keystore,
+                self.pins,
                 job_id,
-                status="done",
-                done=result.count,
-                result=json.dumps(outcome),
-                finished_at=utcnow(),
-            )
-        except TraceQRError as exc:
-            self._set(job_id, status="failed", error=exc.message, finished_at=utcnow())
-        except Exception:
-            log.exception("job %s failed", job_id)
-            self._set(
-                job_id,
-                status="failed",
-                error="the job failed unexpectedly; no stamps were issued",
-                finished_at=utcnow(),
+                max_stamps=self.max_stamps,
+                on_progress=remember,
             )
         finally:
             self._progress.pop(job_id, None)
+
+
+class QueueJobRunner:
+    """Runs jobs on an RQ queue in Redis (``TRACEQR_QUEUE_URL``), so that any machine
+    running ``traceqr worker`` with the same settings can take them. Progress is read from
+    the job's row (written every 5,000 stamps on PostgreSQL)."""
+
+    def __init__(self, database: Database, queue_url: str, queue_name: str = "traceqr") -> None:
+        from redis import Redis
+        from rq import Queue
+
+        self.database = database
+        self.connection = Redis.from_url(queue_url)
+        self.queue = Queue(queue_name, connection=self.connection)
+
+    def start(self, job_id: int) -> None:
+        self.queue.enqueue(
+            "traceqr.services.jobs.run_queued_job",
+            job_id,
+            job_id=f"traceqr-job-{job_id}-{uuid.uuid4().hex[:8]}",
+            job_timeout=3600,
+            result_ttl=3600,
+            failure_ttl=7 * 24 * 3600,
+        )
+
+    def wait(self, job_id: int, timeout: float = 120) -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            with self.database.session() as session:
+                job = session.get(Job, job_id)
+                if job is None or job.status in ("done", "failed"):
+                    return
+            time.sleep(0.1)
+        raise TimeoutError(f"job {job_id} still running after {timeout} s")
+
+    def progress(self, job: Job) -> tuple[int, int]:
+        return job.done, job.total
+
+    def shutdown(self) -> None:
+        self.connection.close()
+
+
+def run_queued_job(job_id: int) -> None:
+    """The entry point a queue worker runs: the service's state from the worker's settings
+    (``TRACEQR_*``), built once per worker process."""
+    from traceqr.state import JOB_MAX_STAMPS, worker_state
+
+    state = worker_state()
+    run_issue_job(state.database, state.keystore, state.pins, job_id, max_stamps=JOB_MAX_STAMPS)

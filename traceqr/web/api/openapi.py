@@ -24,6 +24,8 @@ _MODELS: tuple[type[BaseModel], ...] = (
     schemas.ActivateBatchOut,
     schemas.VerifyOut,
     schemas.ErrorOut,
+    schemas.StampJobIn,
+    schemas.JobOut,
     schemas.FacilityIn,
     schemas.FacilityOut,
     schemas.EventIn,
@@ -271,6 +273,24 @@ def openapi_document(server_url: str) -> dict[str, Any]:
                     },
                     parameters=[_id("batch_id")],
                     requestBody=_body(schemas.IssueIn),
+                )
+            },
+            "/batches/{batch_id}/stamp-jobs": {
+                "post": _operation(
+                    "Issue up to 1,000,000 stamps in the background (all or none)",
+                    {
+                        "202": _json(schemas.JobOut, "The job, queued: poll its url"),
+                        "409": _error("The batch is recalled"),
+                    },
+                    parameters=[_id("batch_id")],
+                    requestBody=_body(schemas.StampJobIn),
+                )
+            },
+            "/jobs/{job_id}": {
+                "get": _operation(
+                    "A background job's status and progress",
+                    {"200": _json(schemas.JobOut, "The job")},
+                    parameters=[_id("job_id")],
                 )
             },
             "/batches/{batch_id}/activate": {

@@ -67,6 +67,25 @@ class IssueIn(_Strict):
     )
 
 
+class StampJobIn(_Strict):
+    count: StrictInt = Field(
+        ge=1, le=1_000_000, description="How many stamps to issue in the background"
+    )
+    active: StrictBool = Field(True)
+
+
+class JobOut(BaseModel):
+    id: int
+    status: Literal["queued", "running", "done", "failed"]
+    done: int = Field(description="Stamps issued so far (updated every 5,000 on PostgreSQL)")
+    total: int
+    batch_id: int | None
+    result: dict[str, int] | None = Field(description="count, first_seq, last_seq once done")
+    error: str | None
+    created_at: str | None
+    url: str = Field(description="Poll this until status is done or failed")
+
+
 class RevokeIn(_Strict):
     reason: StrictStr | None = Field(None, max_length=500)
 

@@ -13,9 +13,9 @@ from traceqr.domain.dates import iso_vietnam
 from traceqr.domain.keys import kid_text
 from traceqr.domain.provinces import province
 from traceqr.domain.stamp_format import serial_text, short_code
-from traceqr.errors import Unauthorized, ValidationError
+from traceqr.errors import Conflict, Unauthorized, ValidationError
 from traceqr.models import Batch, Product, Stamp
-from traceqr.services import catalog, issuance, stamps
+from traceqr.services import catalog, issuance, jobs, stamps
 from traceqr.services.businesses import authenticate_api_key
 from traceqr.services.shoppers import clean_place
 from traceqr.services.verification import ClientFacts, Verification
@@ -27,6 +27,7 @@ from traceqr.web.api.schemas import (
     ProductIn,
     RecallIn,
     RevokeIn,
+    StampJobIn,
 )
 from traceqr.web.context import db_session, now, state
 from traceqr.web.downloads import csv_response, file_response, safe_filename
@@ -211,6 +212,57 @@ def issue_stamps(batch_id: int) -> tuple[Response, int]:
         "sheet_url": url_for("api.sheet_pdf", batch_id=batch.id),
     }
     return created(payload, url_for("api.get_batch", batch_id=batch.id))
+
+
+@blueprint.post("/batches/<id:batch_id>/stamp-jobs")
+@limited("api")
+def issue_stamps_in_background(batch_id: int) -> tuple[Response, int]:
+    """Up to 1,000,000 stamps, issued by a background job (a queue worker when one is
+    configured); all of them or none. Answers 202 at once with the job to poll."""
+    body = parse_body(StampJobIn)
+    session = db_session()
+    batch = catalog.get_batch(session, g.business_id, batch_id)
+    if batch.recalled_at is not None:
+        raise Conflict("batch %(id)s is recalled: it gets no new stamps", id=batch.id)
+    job = jobs.create_issue_job(
+        session,
+        business_id=g.business_id,
+        user_id=None,
+        batch_id=batch.id,
+        count=body.count,
+        active=body.active,
+        now=now(),
+    )
+    session.commit()
+    state().jobs.start(job.id)
+    response = jsonify(job_json(job))
+    response.headers["Location"] = url_for("api.get_job", job_id=job.id)
+    return response, 202
+
+
+def job_json(job: Any) -> dict[str, Any]:
+    import json
+
+    done, total = state().jobs.progress(job)
+    return {
+        "id": job.id,
+        "status": job.status,
+        "done": done,
+        "total": total,
+        "batch_id": json.loads(job.params).get("batch_id"),
+        "result": json.loads(job.result) if job.result else None,
+        "error": job.error,
+        "created_at": iso_vietnam(job.created_at),
+        "url": url_for("api.get_job", job_id=job.id),
+    }
+
+
+@blueprint.get("/jobs/<id:job_id>")
+@limited("api")
+def get_job(job_id: int) -> dict[str, Any]:
+    job = jobs.get_job(db_session(), g.business_id, job_id)
+    db_session().refresh(job)
+    return job_json(job)
 
 
 @blueprint.post("/batches/<id:batch_id>/activate")
