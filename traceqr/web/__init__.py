@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from flask import Flask
+from flask_compress import Compress
 from flask_wtf.csrf import CSRFProtect
 from werkzeug.middleware.proxy_fix import ProxyFix
 
@@ -33,5 +34,26 @@ def init_web(app: Flask) -> None:
     csrf.exempt(api.blueprint)  # the API authenticates every call with a bearer key
     ratelimit.init_app(app, state.settings)
     errors.init_app(app)
+    # gzip for pages, JSON, CSS and JS when the client asks; never for streamed downloads
+    # (CSV, PDF, ZIP), which stay flat in memory.
+    app.config.setdefault("COMPRESS_ALGORITHM", ["br", "gzip"])
+    app.config.setdefault("COMPRESS_LEVEL", 5)
+    app.config.setdefault("COMPRESS_BR_LEVEL", 4)
+    app.config.setdefault("COMPRESS_MIN_SIZE", 1024)
+    app.config.setdefault("COMPRESS_STREAMS", False)
+    app.config.setdefault(
+        "COMPRESS_MIMETYPES",
+        [
+            "text/html",
+            "text/css",
+            "text/javascript",
+            "application/javascript",
+            "application/json",
+            "application/ld+json",
+            "application/jwk-set+json",
+            "image/svg+xml",
+        ],
+    )
+    Compress(app)
     app.teardown_appcontext(close_db_session)
     app.jinja_env.globals.update(template_helpers())
