@@ -29,6 +29,7 @@ from traceqr.errors import N_, NotFound, TraceQRError
 from traceqr.keystore import KeyStore
 from traceqr.models import Batch, Job
 from traceqr.services.issuance import issue_stamps
+from traceqr.services.job_leases import JobLease, fail_orphaned_jobs
 
 log = logging.getLogger(__name__)
 
@@ -100,7 +101,14 @@ def run_issue_job(
             connection.execute(update(Job).where(Job.id == job_id).values(**values))
 
     try:
-        set_row(status="running", started_at=utcnow())
+        with database.engine.begin() as connection:
+            taken = connection.execute(
+                update(Job)
+                .where(Job.id == job_id, Job.status == "queued")
+                .values(status="running", started_at=utcnow())
+            ).rowcount
+        if not taken:
+            return  # already run, or failed as orphaned while it waited: never twice
         with database.session() as session:
             job = session.get(Job, job_id)
             assert job is not None
@@ -162,8 +170,14 @@ class JobRunner:
         self._lock = threading.Lock()
 
     def start(self, job_id: int) -> None:
-        """Run a committed job in the background."""
-        future = self._executor.submit(self._run, job_id)
+        """Run a committed job in the background. This process holds the job's lease from
+        now until the job has ended, so that a job whose process died can be told apart."""
+        lease = JobLease(self.database.engine, job_id).acquire()
+        try:
+            future = self._executor.submit(self._run, job_id, lease)
+        except BaseException:
+            lease.release()
+            raise
         with self._lock:
             self._futures[job_id] = future
 
@@ -180,7 +194,11 @@ class JobRunner:
     def shutdown(self) -> None:
         self._executor.shutdown(wait=True)
 
-    def _run(self, job_id: int) -> None:
+    def fail_orphans(self, business_id: int | None = None) -> list[int]:
+        """Fail this business's unfinished jobs whose process is gone (see job_leases)."""
+        return fail_orphaned_jobs(self.database.engine, utcnow(), business_id=business_id)
+
+    def _run(self, job_id: int, lease: JobLease) -> None:
         def remember(done: int, total: int) -> None:
             self._progress[job_id] = (done, total)
 
@@ -195,6 +213,7 @@ class JobRunner:
             )
         finally:
             self._progress.pop(job_id, None)
+            lease.release()
 
 
 class QueueJobRunner:
@@ -233,6 +252,12 @@ class QueueJobRunner:
     def progress(self, job: Job) -> tuple[int, int]:
         return job.done, job.total
 
+    def fail_orphans(self, business_id: int | None = None) -> list[int]:
+        """Fail the running jobs whose worker is gone; queued ones wait in Redis."""
+        return fail_orphaned_jobs(
+            self.database.engine, utcnow(), business_id=business_id, include_queued=False
+        )
+
     def shutdown(self) -> None:
         self.connection.close()
 
@@ -243,4 +268,5 @@ def run_queued_job(job_id: int) -> None:
     from traceqr.state import JOB_MAX_STAMPS, worker_state
 
     state = worker_state()
-    run_issue_job(state.database, state.keystore, state.pins, job_id, max_stamps=JOB_MAX_STAMPS)
+    with JobLease(state.database.engine, job_id):
+        run_issue_job(state.database, state.keystore, state.pins, job_id, max_stamps=JOB_MAX_STAMPS)

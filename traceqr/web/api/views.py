@@ -260,6 +260,7 @@ def job_json(job: Any) -> dict[str, Any]:
 @blueprint.get("/jobs/<id:job_id>")
 @limited("api")
 def get_job(job_id: int) -> dict[str, Any]:
+    state().jobs.fail_orphans(g.business_id)  # a job whose process died shows as failed
     job = jobs.get_job(db_session(), g.business_id, job_id)
     db_session().refresh(job)
     return job_json(job)

@@ -99,6 +99,7 @@ def issue(batch_id: int) -> Response | str:
 
 
 def job_view(job_id: int) -> dict[str, Any]:
+    state().jobs.fail_orphans(business_id())  # a job whose process died shows as failed
     job = jobs.get_job(db_session(), business_id(), job_id)
     done, total = state().jobs.progress(job)
     params = json.loads(job.params)
