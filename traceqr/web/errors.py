@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 
-from flask import Flask, Response, jsonify, render_template, request
+from flask import Flask, Response, current_app, g, jsonify, render_template, request
 from flask_babel import gettext as _
 from pydantic import ValidationError as PydanticValidationError
 from sqlalchemy.exc import OperationalError
@@ -85,8 +85,13 @@ def handle_validation(error: PydanticValidationError) -> Response:
     return json_error(400, "invalid_input", message, field=field)
 
 
-def handle_database_down(error: OperationalError) -> Response | tuple[str, int]:
+def handle_database_down(error: Exception) -> Response | tuple[str, int]:
     log.error("database unavailable: %s", error)
+    # The page must not need the database: show it as to a visitor, whoever is signed in
+    # (loading the portal user would query the database again, inside this handler).
+    login_manager = getattr(current_app, "login_manager", None)
+    if login_manager is not None:
+        g._login_user = login_manager.anonymous_user()
     message = _("The service cannot reach its database right now. Please try again shortly.")
     if wants_json():
         response = json_error(503, "unavailable", message)
@@ -102,3 +107,8 @@ def init_app(app: Flask) -> None:
     app.register_error_handler(HTTPException, handle_http_exception)
     app.register_error_handler(PydanticValidationError, handle_validation)
     app.register_error_handler(OperationalError, handle_database_down)
+    try:  # the COPY path talks to psycopg directly, so its errors arrive unwrapped
+        from psycopg import OperationalError as DriverOperationalError
+    except ImportError:  # pragma: no cover - psycopg ships with TraceQR
+        return
+    app.register_error_handler(DriverOperationalError, handle_database_down)

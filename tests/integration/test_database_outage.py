@@ -1,0 +1,137 @@
+"""The database goes away and comes back: shoppers get a clear 503, nothing crashes, and
+the same running app serves again once the database is back, with no restart.
+
+The test runs its own PostgreSQL server (never the shared one) and stops it with
+`pg_ctl stop -m fast`, as a failover or a restart would.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+import pytest
+from flask import Flask
+from flask.testing import FlaskClient
+
+from tests.conftest import PUBLIC_URL, Api
+from tests.private_postgres import PrivatePostgres
+from tests.web.portal_client import PortalClient
+from traceqr import create_app
+from traceqr.db import upgrade_schema
+from traceqr.services.businesses import create_business
+from traceqr.state import AppState
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture
+def postgres() -> Iterator[PrivatePostgres]:
+    server = PrivatePostgres()
+    try:
+        server.start()
+        yield server
+    finally:
+        server.remove()
+
+
+@pytest.fixture
+def outage_app(postgres: PrivatePostgres, tmp_path: Path) -> Iterator[Flask]:
+    app = create_app(
+        {
+            "instance_path": tmp_path / "instance",
+            "database_url": postgres.url,
+            "public_url": PUBLIC_URL,
+            "rate_limits_enabled": False,
+            "TESTING": True,  # an unhandled error raises here instead of becoming a 500
+        }
+    )
+    state = AppState.of(app)
+    upgrade_schema(state.database)
+    yield app
+    state.database.dispose()
+
+
+def path_of(url: str) -> str:
+    parts = urlsplit(url)
+    return parts.path + (f"?{parts.query}" if parts.query else "")
+
+
+def check_everything(
+    client: FlaskClient, api: Api, portal: PortalClient, stamp_path: str, batch_id: int
+) -> dict[str, Any]:
+    """One request of each kind a shopper, an inspector's scanner and a business send."""
+    return {
+        "portal": portal.get("/portal/").response,
+        "page": client.get(stamp_path),
+        "page_en": client.get(stamp_path + "?lang=en"),
+        "verify": client.get("/api/v1/verify", query_string={"q": PUBLIC_URL + stamp_path}),
+        "batch": api.get(f"/batches/{batch_id}"),
+        "healthz": client.get("/healthz"),
+        "jwks": client.get("/.well-known/jwks.json"),
+    }
+
+
+def test_the_database_stopping_and_starting_again(
+    outage_app: Flask, postgres: PrivatePostgres, caplog: pytest.LogCaptureFixture
+) -> None:
+    state = AppState.of(outage_app)
+    with state.database.session() as session:
+        owner = create_business(
+            session,
+            state.keystore,
+            name="Hợp tác xã chè Tân Cương",
+            email="che@example.vn",
+            password="correct horse battery",
+            now=datetime.now(UTC),
+            profile={},
+        )
+    client = outage_app.test_client()
+    api = Api(client, owner.api_key)
+    batch = api.batch()
+    api.issue(batch["id"], 3)
+    stamp_path = path_of(api.stamp_urls(batch["id"])[0])
+    portal = PortalClient(outage_app.test_client())
+    assert portal.login("che@example.vn").status == 200
+
+    before = check_everything(client, api, portal, stamp_path, batch["id"])
+    assert {name: r.status_code for name, r in before.items()} == dict.fromkeys(before, 200)
+    assert before["verify"].get_json()["scans"]["count"] == 3  # page, page_en, verify
+
+    postgres.stop()
+    caplog.clear()
+    with caplog.at_level(logging.INFO):
+        down = [check_everything(client, api, portal, stamp_path, batch["id"]) for _ in range(2)]
+    for answers in down:
+        statuses = {name: r.status_code for name, r in answers.items()}
+        assert statuses == dict.fromkeys(answers, 503), statuses
+        for response in answers.values():
+            assert "Traceback" not in response.get_data(as_text=True)
+
+        page = answers["page"].get_data(as_text=True)
+        assert '<html lang="vi"' in page
+        assert "Dịch vụ tạm thời không kết nối được cơ sở dữ liệu" in page
+        assert answers["page"].headers["Retry-After"] == "30"
+        assert "cannot reach its database" in answers["page_en"].get_data(as_text=True)
+
+        for name in ("verify", "batch"):
+            error = answers[name].get_json()["error"]
+            assert error["code"] == "unavailable", error
+            assert answers[name].headers["Retry-After"] == "30"
+        assert answers["healthz"].get_json()["status"] == "unavailable"
+    assert not [r for r in caplog.records if r.exc_info], "no tracebacks in the log"
+
+    postgres.start()
+    after = check_everything(client, api, portal, stamp_path, batch["id"])
+    statuses = {name: r.status_code for name, r in after.items()}
+    assert statuses == dict.fromkeys(after, 200), statuses
+    assert after["healthz"].get_json() == {"status": "ok", "database": "ok"}
+    # Checks answered 503 were never counted: 3 before, then page, page_en and this one.
+    verified: dict[str, Any] = after["verify"].get_json()
+    assert verified["status"] == "genuine"
+    assert verified["scans"]["count"] == 6
+    assert api.issue(batch["id"], 2)["first_seq"] == 4
