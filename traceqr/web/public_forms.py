@@ -7,12 +7,14 @@ from flask_wtf.file import FileField
 from wtforms import HiddenField, SelectField, StringField, TextAreaField
 from wtforms.validators import Length, Optional
 
-from traceqr.web.portal.forms import FlaskForm, province_choices
+from traceqr.web.portal.forms import FlaskForm, ProvinceSelect, province_choices
 
 
 class PlaceForm(FlaskForm):
     token = HiddenField()
-    province_code = SelectField(_l("Province or city where you are"), choices=[], default="")
+    province_code = SelectField(
+        _l("Province or city where you are"), choices=[], default="", widget=ProvinceSelect()
+    )
     lat = HiddenField()
     lon = HiddenField()
 
@@ -29,7 +31,9 @@ class ReportForm(FlaskForm):
     code = HiddenField()
     shop_name = StringField(_l("Shop where you bought it"), [Optional(), Length(max=200)])
     shop_address = StringField(_l("Shop address"), [Optional(), Length(max=300)])
-    province_code = SelectField(_l("Province or city"), choices=[], default="")
+    province_code = SelectField(
+        _l("Province or city"), choices=[], default="", widget=ProvinceSelect()
+    )
     note = TextAreaField(_l("What looks wrong?"), [Optional(), Length(max=2000)])
     photo = FileField(_l("A photo of the product or stamp"))
     contact = StringField(

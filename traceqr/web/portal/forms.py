@@ -4,12 +4,14 @@ Every form carries a CSRF token (Flask-WTF)."""
 
 from __future__ import annotations
 
+from functools import lru_cache
 from typing import Any
 
 from flask_babel import get_translations, lazy_ngettext
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm as _FlaskForm
 from flask_wtf.file import FileField
+from markupsafe import Markup
 from wtforms import (
     BooleanField,
     DecimalField,
@@ -30,6 +32,7 @@ from wtforms.validators import (
     NumberRange,
     Optional,
 )
+from wtforms.widgets import Select, html_params
 
 from traceqr.domain.provinces import all_provinces
 from traceqr.services.catalog import CERTIFICATION_KINDS
@@ -78,6 +81,33 @@ def province_choices() -> list[SelectChoice]:
     return [SelectChoice("", "—")] + [SelectChoice(p.code, p.name_vi) for p in all_provinces()]
 
 
+@lru_cache(maxsize=64)
+def _province_options(selected: str) -> Markup:
+    return Markup("").join(
+        Markup("<option {}>{}</option>").format(
+            # html_params escapes every value it writes.
+            Markup(html_params(value=choice.value, selected=choice.value == selected)),  # noqa: S704
+            choice.label,
+        )
+        for choice in province_choices()
+    )
+
+
+class ProvinceSelect(Select):
+    """The province picker. Its 35 options are the same on every page, so they are rendered
+    once per selected value: WTForms' per-option rendering was most of the stamp page's
+    time (bench/http_verification.py, docs/performance.md)."""
+
+    def __call__(self, field: Any, **kwargs: Any) -> Markup:
+        kwargs.setdefault("id", field.id)
+        if "required" not in kwargs and getattr(field.flags, "required", False):
+            kwargs["required"] = True
+        selected = field.data if isinstance(field.data, str) else ""
+        attributes = html_params(name=field.name, **kwargs)  # escapes every value
+        opening = Markup(f"<select {attributes}>")  # noqa: S704
+        return opening + _province_options(selected) + Markup("</select>")
+
+
 class SignupForm(FlaskForm):
     business_name = StringField(_l("Business name"), [DataRequired(REQUIRED), Length(max=200)])
     name = StringField(_l("Your name"), [Optional(), Length(max=120)])
@@ -116,7 +146,9 @@ class ProfileForm(FlaskForm):
     tax_code = StringField(_l("Tax code (mã số thuế)"), [Optional(), Length(max=20)])
     address_street = StringField(_l("Street address"), [Optional(), Length(max=300)])
     address_commune = StringField(_l("Commune or ward (xã/phường)"), [Optional(), Length(max=120)])
-    province_code = SelectField(_l("Province or city"), choices=[], default="")
+    province_code = SelectField(
+        _l("Province or city"), choices=[], default="", widget=ProvinceSelect()
+    )
     cluster_name = StringField(_l("Industrial park or cluster"), [Optional(), Length(max=200)])
     phone = StringField(_l("Phone"), [Optional(), Length(max=30)])
     website = StringField(_l("Website"), [Optional(), Length(max=300)])
@@ -308,7 +340,9 @@ class FacilityForm(FlaskForm):
     name = StringField(_l("Name"), [DataRequired(REQUIRED), Length(max=200)])
     kind = SelectField(_l("Kind"), choices=[SelectChoice(k, str(t)) for k, t in FACILITY_KINDS])
     address = StringField(_l("Address"), [Optional(), Length(max=300)])
-    province_code = SelectField(_l("Province or city"), choices=[], default="")
+    province_code = SelectField(
+        _l("Province or city"), choices=[], default="", widget=ProvinceSelect()
+    )
     gln = StringField(_l("GLN (GS1 location number), if it has one"), [Optional(), Length(max=13)])
 
     def __init__(self, *args: object, **kwargs: object) -> None:
