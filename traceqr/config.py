@@ -34,6 +34,11 @@ class Settings:
     login_rate_limit: str = "10 per minute; 50 per hour"
     pin_rate_limit: str = "5 per minute; 20 per hour"
     report_rate_limit: str = "5 per minute; 30 per day"
+    # Wrong or revoked API keys, per client address (a right key is limited by api_rate_limit).
+    api_auth_failure_rate_limit: str = "30 per minute; 300 per hour"
+    # PIN attempts on one stamp, from any number of clients (pin_rate_limit is per client).
+    pin_stamp_rate_limit: str = "10 per hour; 30 per day"
+    rate_limit_prefix: str = "traceqr"  # key prefix in the rate-limit store (shared Redis)
     max_stamps_per_request: int = 100_000
     smtp_url: str | None = None
     scan_retention_days: int = 180  # then a check keeps its verdict and province, not its client
@@ -64,6 +69,32 @@ def _flag(name: str, value: str) -> bool:
     if lowered in {"on", "1", "true", "yes", ""}:
         return True
     raise ConfigError(f"{name} must be on or off, not {value!r}")
+
+
+RATE_LIMIT_KINDS = ("verify", "api", "api_auth_failure", "login", "pin", "pin_stamp", "report")
+
+
+def _rate_limit_settings(env: dict[str, str]) -> dict[str, str]:
+    """``TRACEQR_<KIND>_RATE_LIMIT`` as ``"60 per minute; 600 per hour"``, checked at start."""
+    from limits import parse_many
+
+    found: dict[str, str] = {}
+    for kind in RATE_LIMIT_KINDS:
+        name = f"TRACEQR_{kind.upper()}_RATE_LIMIT"
+        value = env.get(name, "").strip()
+        if not value:
+            continue
+        try:
+            parse_many(value)
+        except ValueError as exc:
+            raise ConfigError(
+                f"{name} must read like '60 per minute; 600 per hour', not {value!r}"
+            ) from exc
+        found[f"{kind}_rate_limit"] = value
+    prefix = env.get("TRACEQR_RATE_LIMIT_PREFIX", "").strip()
+    if prefix:
+        found["rate_limit_prefix"] = prefix
+    return found
 
 
 def read_or_create_secret(path: Path, make: Any) -> str:
@@ -160,6 +191,7 @@ def load_settings(
         queue_url=env.get("TRACEQR_QUEUE_URL") or None,
         queue_name=env.get("TRACEQR_QUEUE_NAME") or "traceqr",
     )
+    settings = replace(settings, **_rate_limit_settings(env))
     known = {f for f in Settings.__dataclass_fields__}
     direct = {k: v for k, v in overrides.items() if k in known}
     extra = {k: v for k, v in overrides.items() if k not in known}

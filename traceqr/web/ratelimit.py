@@ -1,28 +1,46 @@
 """Rate limits (Flask-Limiter): in memory by default, Redis with TRACEQR_REDIS_URL.
 
 Views declare which limit applies with :func:`limited`; the limits themselves come from
-the settings, so tests and benchmarks can turn them off (``TRACEQR_RATE_LIMITS=off``).
+the settings (``TRACEQR_<KIND>_RATE_LIMIT``), so operators tune them and tests and
+benchmarks can turn them off (``TRACEQR_RATE_LIMITS=off``). See docs/security.md.
+
+| kind | counted per | applies to |
+| --- | --- | --- |
+| verify | client address | stamp pages, typed codes, ``GET /api/v1/verify`` (one allowance) |
+| api | API key | every authenticated API call |
+| api_auth_failure | client address | API calls refused for a wrong or revoked key |
+| login | client address | sign-in, sign-up, password and invitation forms (POST only) |
+| pin | client address | scratch-off PIN attempts (POST only) |
+| pin_stamp | stamp | PIN attempts on one stamp from every client together |
+| report | client address | shopper reports (POST only) |
 """
 
 from __future__ import annotations
 
 import hashlib
+import math
+import time
 from collections.abc import Callable
 from typing import Any, TypeVar
 
-from flask import Flask, request
+from flask import Flask, Response, request
 from flask_limiter import Limiter
 from flask_limiter.util import get_remote_address
+from limits import RateLimitItem, parse_many
+from werkzeug.exceptions import TooManyRequests
 
 from traceqr.config import Settings
+from traceqr.domain.stamp_format import StampFormatError, parse_scanned_text
+from traceqr.web.context import state
 
 F = TypeVar("F", bound=Callable[..., Any])
 _LIMIT_ATTRIBUTE = "_traceqr_rate_limit"
 
 
 def limited(kind: str) -> Callable[[F], F]:
-    """Mark a view: ``verify`` (per client address), ``api`` (per API key) or ``login``
-    (sign-in, sign-up and password forms: attempts per client address)."""
+    """Mark a view: ``verify`` (per client address), ``api`` (per API key), ``login``
+    (sign-in, sign-up and password forms: attempts per client address) or ``pin``
+    (scratch-off PIN attempts: per client address and per stamp), ``report``."""
 
     def mark(view: F) -> F:
         setattr(view, _LIMIT_ATTRIBUTE, kind)
@@ -39,6 +57,62 @@ def _api_key_or_address() -> str:
     return get_remote_address()
 
 
+def _claimed_stamp() -> str:
+    """The stamp a PIN attempt is for, however its URL is spelled (letter case, the path or
+    the posted field, v1 or v2): its serial. Texts that are no stamp share one bucket."""
+    text = (request.view_args or {}).get("code")
+    if text is not None:
+        text = f"{state().settings.public_url}/S/{text}"
+    else:
+        text = (request.form.get("stamp") or "")[:600]
+    try:
+        return "stamp:" + parse_scanned_text(text, state().settings.public_url).serial.hex()
+    except StampFormatError:
+        return "stamp:none"
+
+
+class ApiKeyGuard:
+    """Counts API calls refused for a wrong key, per client address, and refuses that
+    address once it has made too many. Flask-Limiter's view limits run after the API's
+    authentication, which turns a wrong key away first, so this guard runs before it."""
+
+    scope = "api_auth_failure"
+
+    def __init__(self, limiter: Limiter, limits: list[RateLimitItem], prefix: str) -> None:
+        self.limiter = limiter
+        self.limits = limits
+        self.prefix = prefix
+
+    def _key(self) -> tuple[str, str, str]:
+        return (self.prefix, self.scope, get_remote_address())
+
+    def _applies(self) -> bool:
+        from traceqr.web.api.views import PUBLIC_ENDPOINTS
+
+        return (
+            self.limiter.enabled
+            and request.blueprint == "api"
+            and request.endpoint not in PUBLIC_ENDPOINTS
+        )
+
+    def before(self) -> None:
+        if not self._applies():
+            return
+        for item in self.limits:
+            if not self.limiter.limiter.test(item, *self._key()):
+                reset, _remaining = self.limiter.limiter.get_window_stats(item, *self._key())
+                raise TooManyRequests(
+                    "too many requests with a wrong API key from this address",
+                    retry_after=max(1, math.ceil(reset - time.time())),
+                )
+
+    def after(self, response: Response) -> Response:
+        if response.status_code == 401 and self._applies():
+            for item in self.limits:
+                self.limiter.limiter.hit(item, *self._key())
+        return response
+
+
 def init_app(app: Flask, settings: Settings) -> None:
     limiter = Limiter(
         get_remote_address,
@@ -47,20 +121,33 @@ def init_app(app: Flask, settings: Settings) -> None:
         enabled=settings.rate_limits_enabled,
         headers_enabled=True,
         strategy="moving-window",
+        key_prefix=settings.rate_limit_prefix,
     )
-    limits: dict[str, tuple[str, Callable[[], str], list[str] | None]] = {
-        "verify": (settings.verify_rate_limit, get_remote_address, None),
-        "api": (settings.api_rate_limit, _api_key_or_address, None),
+    # kind: [(limit, key, methods, scope)]: one bucket per scope, so the stamp page and
+    # the verify API share one allowance.
+    limits: dict[str, list[tuple[str, Callable[[], str], list[str] | None, str]]] = {
+        "verify": [(settings.verify_rate_limit, get_remote_address, None, "verify")],
+        "api": [(settings.api_rate_limit, _api_key_or_address, None, "api")],
         # Only attempts count: showing the sign-in form is free.
-        "login": (settings.login_rate_limit, get_remote_address, ["POST"]),
-        "pin": (settings.pin_rate_limit, get_remote_address, ["POST"]),
-        "report": (settings.report_rate_limit, get_remote_address, ["POST"]),
+        "login": [(settings.login_rate_limit, get_remote_address, ["POST"], "login")],
+        "pin": [
+            (settings.pin_rate_limit, get_remote_address, ["POST"], "pin"),
+            (settings.pin_stamp_rate_limit, _claimed_stamp, ["POST"], "pin_stamp"),
+        ],
+        "report": [(settings.report_rate_limit, get_remote_address, ["POST"], "report")],
     }
     for endpoint, view in list(app.view_functions.items()):
         kind = getattr(view, _LIMIT_ATTRIBUTE, None)
-        if kind is not None:
-            limit, key_func, methods = limits[kind]
-            # One bucket per kind: the page and the API share the verification allowance.
-            shared = limiter.shared_limit(limit, scope=kind, key_func=key_func, methods=methods)
-            app.view_functions[endpoint] = shared(view)
+        if kind is None:
+            continue
+        wrapped = view
+        for limit, key_func, methods, scope in limits[kind]:
+            shared = limiter.shared_limit(limit, scope=scope, key_func=key_func, methods=methods)
+            wrapped = shared(wrapped)
+        app.view_functions[endpoint] = wrapped
+    guard = ApiKeyGuard(
+        limiter, parse_many(settings.api_auth_failure_rate_limit), settings.rate_limit_prefix
+    )
+    app.before_request(guard.before)
+    app.after_request(guard.after)
     app.extensions["traceqr_limiter"] = limiter

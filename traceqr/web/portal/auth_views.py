@@ -160,6 +160,7 @@ def accept_invite(token: str) -> Response | str:
 
 
 @blueprint.route("/account/password", methods=["GET", "POST"])
+@limited("login")  # it checks the current password: no guessing it from a stolen session
 @business_login_required
 def change_password() -> Response | str:
     form = ChangePasswordForm()
