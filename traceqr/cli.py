@@ -32,6 +32,7 @@ def open_state(*, migrate_if_empty: bool = True) -> Iterator[Any]:
     """Settings, database, key store — the service without the web; closed afterwards."""
     from traceqr.config import load_settings
     from traceqr.db import upgrade_schema
+    from traceqr.services.audit import acting_as
     from traceqr.state import AppState
 
     try:
@@ -42,9 +43,19 @@ def open_state(*, migrate_if_empty: bool = True) -> Iterator[Any]:
         if migrate_if_empty and not state.database.is_migrated():
             note("The database has no schema yet: creating it (traceqr init).")
             upgrade_schema(state.database)
-        yield state
+        with acting_as("operator", _os_user()):  # the audit log's "who" for CLI changes
+            yield state
     finally:
         state.database.dispose()
+
+
+def _os_user() -> str | None:
+    import getpass
+
+    try:
+        return getpass.getuser()
+    except (KeyError, OSError):
+        return None
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -58,12 +69,15 @@ def init() -> None:
     """Create or upgrade the database schema and create any missing keys. Idempotent."""
     from traceqr.db import upgrade_schema
     from traceqr.services.businesses import ensure_signing_keys
+    from traceqr.services.key_lifecycle import certify_all, root_key
     from traceqr.services.service_keys import ensure_service_key
     from traceqr.state import utcnow
 
     with open_state(migrate_if_empty=False) as state:
         upgrade_schema(state.database)
         with state.database.session() as session:
+            root_key(session, state.keystore, utcnow())
+            certify_all(session, state.keystore, utcnow())  # keys made before 0008
             created = ensure_signing_keys(session, state.keystore, utcnow())
             ensure_service_key(session, state.keystore, utcnow())
         note(f"Schema is up to date in {state.settings.database_url.split('@')[-1]}.")
@@ -319,11 +333,29 @@ def jsonable(value: Any) -> Any:
     default=None,
     help="A JWKS file (from /.well-known/jwks.json): verify with no database or network",
 )
+@click.option(
+    "--root",
+    default=None,
+    help="The operator's root key (its /.well-known/traceqr-root.json, or its thumbprint): "
+    "only keys it certified are used",
+)
+@click.option(
+    "--insecure-no-root",
+    is_flag=True,
+    help="Use every key in --keys as given, with no root certificate check (unsafe)",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print the result as JSON")
-def verify(text: str, keys_file: str | None, as_json: bool) -> None:
-    """Check a scanned TEXT's signature offline. Exit 0 valid, 1 not valid, 2 usage error."""
+def verify(
+    text: str, keys_file: str | None, root: str | None, insecure_no_root: bool, as_json: bool
+) -> None:
+    """Check a scanned TEXT's signature offline. Exit 0 valid, 1 not valid, 2 usage error.
+
+    With --keys, a key counts only with a certificate from the operator's root key (docs/
+    keys.md); a key reported compromised makes the answer not valid, as offline nobody can
+    tell whether the stamp was signed before the compromise."""
+    from traceqr.cli_lifecycle import compromise_verdict, offline_keys, registered_issue_time
     from traceqr.domain.digital_link import parse_digital_link
-    from traceqr.domain.keys import KeyFormatError, KeyRing
+    from traceqr.domain.keys import KeyFormatError
     from traceqr.domain.stamp_format import (
         FORMAT_V2,
         StampFormatError,
@@ -338,10 +370,14 @@ def verify(text: str, keys_file: str | None, as_json: bool) -> None:
         except (OSError, UnicodeDecodeError) as exc:
             fail(f"cannot read key file {keys_file}: {exc}", 2)
         try:
-            ring = KeyRing.from_jwks(json.loads(raw))
+            checked = offline_keys(json.loads(raw), root, insecure_no_root)
         except (ValueError, KeyFormatError) as exc:
             fail(f"{keys_file} is not a usable JWKS: {exc}", 2)
+        ring, rejected = checked.ring, checked.rejected
+        for line in checked.notes:
+            note(line)
     else:
+        rejected = {}
         from traceqr.services.registry import public_key_ring
 
         with open_state() as state, state.database.session() as session:
@@ -366,7 +402,12 @@ def verify(text: str, keys_file: str | None, as_json: bool) -> None:
         elif "/" in text:
             result["url_prefix"] = text.strip().upper().rsplit("/S/", 1)[0]
         key = ring.verify(stamp)
-        if key is None:
+        if key is None and stamp.kid.hex() in rejected:
+            result["reason"] = "uncertified_key"
+            result["message"] = (
+                f"key {stamp.kid.hex()} is not vouched for by the root: {rejected[stamp.kid.hex()]}"
+            )
+        elif key is None:
             known = stamp.kid in ring
             result["reason"] = "bad_signature" if known else "unknown_key"
             result["message"] = (
@@ -381,6 +422,11 @@ def verify(text: str, keys_file: str | None, as_json: bool) -> None:
                 business_name=key.business_name,
                 key_status=key.status,
             )
+            if key.compromised_at is not None and keys_file is None:
+                _, issued_at = registered_issue_time(stamp.serial)
+                compromise_verdict(result, key, issued_at, known=True)
+            else:
+                compromise_verdict(result, key, None, known=False)
     if as_json:
         click.echo(json.dumps(result, ensure_ascii=False))
     elif result["valid"]:
@@ -397,6 +443,11 @@ def verify(text: str, keys_file: str | None, as_json: bool) -> None:
         )
     else:
         click.echo(f"NOT VALID: {result['message']} ({result['reason']})")
+    if result.get("key_compromised_at") and result["valid"]:
+        note(
+            f"Key {result['kid']} was reported compromised from {result['key_compromised_at']}; "
+            f"this stamp was issued before that ({result.get('issued_at')})."
+        )
     sys.exit(0 if result["valid"] else 1)
 
 
@@ -621,6 +672,9 @@ def demo() -> None:
     for line in credentials.lines():
         click.echo(line)
 
+
+# Key lifecycle and audit commands live in their own module; importing it registers them.
+import traceqr.cli_lifecycle  # noqa: E402, F401
 
 if __name__ == "__main__":  # pragma: no cover
     main()

@@ -180,6 +180,13 @@ class SigningKey(Base):
     status: Mapped[str] = mapped_column(String(16), comment="active (signs) or retired (verifies)")
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
     retired_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    compromised_at: Mapped[datetime | None] = mapped_column(
+        UTCDateTime, comment="stamps it signed from this time on verify as invalid"
+    )
+    compromise_reason: Mapped[str | None] = mapped_column(Text)
+    certificate: Mapped[str | None] = mapped_column(
+        Text, comment="JWS by the operator's root key over this key's facts (docs/keys.md)"
+    )
 
 
 class Product(Base):
@@ -262,6 +269,11 @@ class Stamp(Base):
     seq: Mapped[int] = mapped_column(Integer, comment="1, 2, … in issue order within the batch")
     serial: Mapped[bytes] = mapped_column(LargeBinary(10), unique=True, comment="80 random bits")
     signature: Mapped[bytes] = mapped_column(LargeBinary(64))
+    issued_at: Mapped[datetime | None] = mapped_column(
+        UTCDateTime,
+        comment="when it was signed (stamps from before 0008: an upper bound); "
+        "decides which stamps a compromised key leaves valid",
+    )
     active: Mapped[bool] = mapped_column(Boolean)
     activated_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
@@ -592,3 +604,37 @@ class Shipment(Base):
     receiving_event_id: Mapped[int | None] = mapped_column(ForeignKey("trace_events.id"))
     sent_at: Mapped[datetime] = mapped_column(UTCDateTime)
     answered_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class AuditEntry(Base):
+    """One entry of the append-only, hash-chained audit log (docs/audit.md).
+
+    ``hash`` is SHA-256 over the entry's canonical bytes, which include ``prev_hash``: a
+    changed or removed entry breaks every hash after it. Never updated, never deleted.
+    """
+
+    __tablename__ = "audit_log"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    seq: Mapped[int] = mapped_column(BigInteger, unique=True, comment="1, 2, … without gaps")
+    at: Mapped[datetime] = mapped_column(UTCDateTime)
+    actor_kind: Mapped[str] = mapped_column(
+        String(16), comment="user, official, api_key, operator (CLI) or system"
+    )
+    actor_id: Mapped[str | None] = mapped_column(String(64))
+    action: Mapped[str] = mapped_column(String(40), comment="e.g. stamps.issue, key.compromise")
+    subject: Mapped[str] = mapped_column(String(120), comment="kind:id, e.g. batch:12")
+    details: Mapped[str] = mapped_column(Text, comment="canonical JSON")
+    prev_hash: Mapped[str] = mapped_column(String(64), comment="hex; 64 zeros for seq 1")
+    hash: Mapped[str] = mapped_column(String(64))
+
+
+class AuditHead(Base):
+    """The audit log's newest entry: one row, locked by each append so that concurrent
+    transactions chain one after another."""
+
+    __tablename__ = "audit_head"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    seq: Mapped[int] = mapped_column(BigInteger)
+    hash: Mapped[str] = mapped_column(String(64))

@@ -31,7 +31,8 @@ PUBLIC_KEY_LENGTH = 32
 
 KEY_ACTIVE = "active"  # signs new stamps
 KEY_RETIRED = "retired"  # verify-only: its stamps stay good
-KEY_STATUSES = (KEY_ACTIVE, KEY_RETIRED)
+KEY_COMPROMISED = "compromised"  # stamps it signed from compromised_at on are invalid
+KEY_STATUSES = (KEY_ACTIVE, KEY_RETIRED, KEY_COMPROMISED)
 
 
 class KeyFormatError(ValueError):
@@ -137,6 +138,8 @@ class PublicKey:
     status: str = KEY_ACTIVE
     created_at: str | None = None  # ISO 8601, informative
     extra: Mapping[str, Any] = field(default_factory=dict)
+    compromised_at: str | None = None  # ISO 8601: signatures from then on are not trusted
+    compromise_reason: str | None = None
 
     def verifies(self, stamp: StampCode) -> bool:
         return stamp.kid == self.kid and verify_signature(
@@ -159,6 +162,10 @@ class PublicKey:
             jwk["traceqr_business_name"] = self.business_name
         if self.created_at is not None:
             jwk["traceqr_created_at"] = self.created_at
+        if self.compromised_at is not None:
+            jwk["traceqr_compromised_at"] = self.compromised_at
+        if self.compromise_reason is not None:
+            jwk["traceqr_compromise_reason"] = self.compromise_reason
         jwk.update(self.extra)
         return jwk
 
@@ -185,9 +192,9 @@ class PublicKey:
             business_id=business_id if isinstance(business_id, int) else None,
             business_name=business_name if isinstance(business_name, str) else None,
             status=status if status in KEY_STATUSES else KEY_ACTIVE,
-            created_at=jwk.get("traceqr_created_at")
-            if isinstance(jwk.get("traceqr_created_at"), str)
-            else None,
+            created_at=_text_or_none(jwk.get("traceqr_created_at")),
+            compromised_at=_text_or_none(jwk.get("traceqr_compromised_at")),
+            compromise_reason=_text_or_none(jwk.get("traceqr_compromise_reason")),
         )
 
 
@@ -241,6 +248,10 @@ class KeyRing:
                 continue
             ring.add(PublicKey.from_jwk(jwk))
         return ring
+
+
+def _text_or_none(value: Any) -> str | None:
+    return value if isinstance(value, str) else None
 
 
 def _b64url(data: bytes) -> str:

@@ -48,6 +48,7 @@ class Reason(StrEnum):
     FOREIGN_URL = "foreign_url"
     UNKNOWN_KEY = "unknown_key"
     BAD_SIGNATURE = "bad_signature"
+    KEY_COMPROMISED = "key_compromised"  # signed by a key at or after its compromise
     NO_RECORD = "no_record"
     KEY_MISMATCH = "key_mismatch"
     STAMP_REVOKED = "stamp_revoked"
@@ -91,6 +92,7 @@ class StampRecord:
     claimed_at: datetime | None = None
     claimed_by: bytes | None = None
     flagged: bool = False
+    issued_at: datetime | None = None  # when it was signed (an upper bound for old stamps)
 
 
 @dataclass(frozen=True, slots=True)
@@ -106,6 +108,7 @@ class ScanFacts:
     place: Place | None = None  # where this check happened, when the shopper said
     client: bytes | None = None
     is_check: bool = True  # False: a look at the record that is not itself a check
+    key_compromised_at: datetime | None = None  # the signing key's declared compromise
 
     def timeline(self) -> list[PastScan]:
         """This check (if it is one) and the earlier ones, newest first."""
@@ -151,6 +154,24 @@ def rule_signed_by_known_key(facts: ScanFacts, policy: Policy) -> Finding | None
         return Finding(Status.INVALID, Reason.UNKNOWN_KEY)
     if not facts.signature_valid:
         return Finding(Status.INVALID, Reason.BAD_SIGNATURE)
+    return None
+
+
+def rule_key_not_compromised(facts: ScanFacts, policy: Policy) -> Finding | None:
+    """A key declared compromised at T vouches only for stamps the registry shows it
+    signed before T. Stamps signed at or after T, stamps of unknown issue time, and
+    signatures with no record at all are not ours: whoever holds the key made them."""
+    compromised_at = facts.key_compromised_at
+    if compromised_at is None or not facts.signature_valid:
+        return None
+    record = facts.record
+    if (
+        record is None
+        or not record.kid_matches
+        or record.issued_at is None
+        or record.issued_at >= compromised_at
+    ):
+        return Finding(Status.INVALID, Reason.KEY_COMPROMISED)
     return None
 
 
@@ -248,6 +269,7 @@ def rule_not_expired(facts: ScanFacts, policy: Policy) -> Finding | None:
 RECORD_RULES: tuple[Rule, ...] = (
     rule_well_formed,
     rule_signed_by_known_key,
+    rule_key_not_compromised,
     rule_registered,
     rule_not_revoked,
     rule_not_recalled,
@@ -272,6 +294,8 @@ class Verdict:
 
     @property
     def signature_valid(self) -> bool:
+        """False for ``invalid``, a compromised key's stamps included: the signature is
+        not one the service vouches for."""
         return self.status is not Status.INVALID
 
 

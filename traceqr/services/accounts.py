@@ -8,7 +8,7 @@ every session signed in before it ends.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
@@ -18,6 +18,7 @@ from sqlalchemy.orm import Session
 from traceqr.errors import N_, Conflict, Forbidden, NotFound, ValidationError
 from traceqr.keystore import KeyStore
 from traceqr.models import User
+from traceqr.services import audit
 from traceqr.services.businesses import (
     ROLE_OWNER,
     ROLE_STAFF,
@@ -173,6 +174,14 @@ def invite(
     )
     session.add(user)
     session.flush()
+    audit.record(
+        session,
+        "user.invite",
+        f"user:{user.id}",
+        {"business_id": user.business_id, "role": role},
+        now=now,
+        actor=("user", str(inviter.id)),
+    )
     return user
 
 
@@ -198,14 +207,26 @@ def _owners_left(session: Session, business_id: int, without: int) -> int:
     )
 
 
-def change_role(session: Session, owner: User, user_id: int, role: str) -> User:
+def change_role(
+    session: Session, owner: User, user_id: int, role: str, now: datetime | None = None
+) -> User:
     user = _member(session, owner, user_id)
     if role not in ROLES:
         raise ValidationError(N_("the role must be owner or staff"), field="role")
     if role != ROLE_OWNER and not _owners_left(session, owner.business_id, user.id):
         raise Conflict(N_("a business keeps at least one owner"), field="role")
+    previous = user.role
     user.role = role
     user.session_version += 1  # new rights take effect at once
+    if previous != role:
+        audit.record(
+            session,
+            "user.role",
+            f"user:{user.id}",
+            {"business_id": user.business_id, "from": previous, "to": role},
+            now=now or datetime.now(UTC),
+            actor=("user", str(owner.id)),
+        )
     return user
 
 
@@ -217,4 +238,12 @@ def remove_member(session: Session, owner: User, user_id: int, now: datetime) ->
     user.session_version += 1
     # Free the address so the person can be invited again later.
     user.email = f"removed-{user.id}-{user.email}"[:254]
+    audit.record(
+        session,
+        "user.remove",
+        f"user:{user.id}",
+        {"business_id": user.business_id, "role": user.role},
+        now=now,
+        actor=("user", str(owner.id)),
+    )
     return user

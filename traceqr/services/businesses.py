@@ -9,7 +9,7 @@ from datetime import datetime, timedelta
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
-from sqlalchemy import select, update
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 from stdnum.exceptions import ValidationError as ValidationErrorBase
 from stdnum.vn import mst
@@ -25,6 +25,8 @@ from traceqr.domain.provinces import province
 from traceqr.errors import N_, Conflict, NotFound, ValidationError
 from traceqr.keystore import KeyStore
 from traceqr.models import ApiKey, Business, SigningKey, User
+from traceqr.services import audit
+from traceqr.services.key_lifecycle import certify_key
 from traceqr.services.validation import clean_email, clean_text, required_text
 
 API_KEY_PREFIX = "tqr_"
@@ -104,6 +106,13 @@ def create_business(
     signing_key = create_signing_key(session, keystore, business.id, now)
     api_key = create_api_key(session, business.id, "default", now)[1] if with_api_key else None
     session.flush()
+    audit.record(
+        session,
+        "business.create",
+        f"business:{business.id}",
+        {"owner_user_id": owner.id, "kid": signing_key.kid.hex()},
+        now=now,
+    )
     return NewBusiness(business, owner, signing_key, api_key)
 
 
@@ -166,7 +175,8 @@ def get_business(session: Session, business_id: int) -> Business:
 def create_signing_key(
     session: Session, keystore: KeyStore, business_id: int, now: datetime
 ) -> SigningKey:
-    """A new active key; the private half goes to the key store, never the database."""
+    """A new active key, certified by the root; the private half goes to the key store,
+    never the database."""
     while True:
         kid = new_kid()
         if session.scalar(select(SigningKey.id).where(SigningKey.kid == kid)) is None:
@@ -181,6 +191,7 @@ def create_signing_key(
         created_at=now,
     )
     session.add(key)
+    certify_key(session, keystore, key, now)
     session.flush()
     return key
 
@@ -208,12 +219,19 @@ def rotate_signing_key(
             )
         )
     )
-    session.execute(
-        update(SigningKey)
-        .where(SigningKey.business_id == business_id, SigningKey.status == KEY_ACTIVE)
-        .values(status=KEY_RETIRED, retired_at=now)
-    )
+    for key in retired:
+        key.status = KEY_RETIRED
+        key.retired_at = now
+        certify_key(session, keystore, key, now)  # its certificate now says retired
+    session.flush()
     new_key = create_signing_key(session, keystore, business_id, now)
+    audit.record(
+        session,
+        "key.rotate",
+        f"business:{business_id}",
+        {"kid": new_key.kid.hex(), "retired_kids": [key.kid.hex() for key in retired]},
+        now=now,
+    )
     return new_key, retired
 
 
@@ -227,7 +245,10 @@ def ensure_signing_keys(session: Session, keystore: KeyStore, now: datetime) -> 
         )
     ).all()
     for business_id in missing:
-        create_signing_key(session, keystore, business_id, now)
+        key = create_signing_key(session, keystore, business_id, now)
+        audit.record(
+            session, "key.create", f"business:{business_id}", {"kid": key.kid.hex()}, now=now
+        )
     return len(missing)
 
 
@@ -252,6 +273,13 @@ def create_api_key(
     )
     session.add(record)
     session.flush()
+    audit.record(
+        session,
+        "api_key.create",
+        f"business:{business_id}",
+        {"api_key_id": record.id, "prefix": record.prefix},
+        now=now,
+    )
     return record, plaintext
 
 

@@ -28,6 +28,7 @@ from traceqr.domain.stamp_format import SERIAL_LENGTH
 from traceqr.errors import N_, Conflict, TraceQRError
 from traceqr.keystore import KeyStore
 from traceqr.models import Batch, Product
+from traceqr.services import audit
 from traceqr.services.businesses import active_signing_key
 from traceqr.services.validation import clean_positive_int
 
@@ -43,6 +44,7 @@ STAMP_COLUMNS = (
     "activated_at",
     "scan_count",
     "pin_hash",
+    "issued_at",
 )
 
 Progress = Callable[[int, int], None]
@@ -126,6 +128,7 @@ def issue_stamps(
                     activated_at,
                     0,
                     pin_hash(serial),
+                    now,
                 )
                 for i, (serial, signature) in enumerate(zip(serials, signatures, strict=True))
             ],
@@ -133,6 +136,19 @@ def issue_stamps(
         done += size
         if progress is not None:
             progress(done, count)
+    audit.record(
+        session,
+        "stamps.issue",
+        f"batch:{batch.id}",
+        {
+            "count": count,
+            "first_seq": first_seq,
+            "last_seq": new_total,
+            "kid": key.kid.hex(),
+            "active": active,
+        },
+        now=now,
+    )
     return IssueResult(batch.id, count, first_seq, new_total, key.kid, active)
 
 
@@ -199,6 +215,16 @@ def _no_pin(serial: bytes) -> None:
 
 def _sqlite_row(row: Sequence[Any]) -> tuple[Any, ...]:
     # The driver path skips SQLAlchemy's type processing: store what UTCDateTime stores.
-    *head, active, activated_at, scan_count, pin_hash = row
-    stamp = activated_at.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S.%f") if activated_at else None
-    return (*head, 1 if active else 0, stamp, scan_count, pin_hash)
+    *head, active, activated_at, scan_count, pin_hash, issued_at = row
+    return (
+        *head,
+        1 if active else 0,
+        _sqlite_time(activated_at),
+        scan_count,
+        pin_hash,
+        _sqlite_time(issued_at),
+    )
+
+
+def _sqlite_time(value: datetime | None) -> str | None:
+    return value.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S.%f") if value else None

@@ -28,6 +28,7 @@ from traceqr.domain.pins import PinScheme
 from traceqr.errors import N_, NotFound, TraceQRError
 from traceqr.keystore import KeyStore
 from traceqr.models import Batch, Job
+from traceqr.services import audit
 from traceqr.services.issuance import issue_stamps
 from traceqr.services.job_leases import JobLease, fail_orphaned_jobs
 
@@ -126,17 +127,19 @@ def run_issue_job(
                 if write_progress and (done % PROGRESS_WRITE_EVERY == 0 or done == total):
                     set_row(done=done)
 
-            result = issue_stamps(
-                session,
-                keystore,
-                batch,
-                params["count"],
-                active=params["active"],
-                now=utcnow(),
-                max_count=max_stamps,
-                progress=progress,
-                pins=pins,
-            )
+            actor = ("user", job.user_id) if job.user_id is not None else ("system", None)
+            with audit.acting_as(*actor):
+                result = issue_stamps(
+                    session,
+                    keystore,
+                    batch,
+                    params["count"],
+                    active=params["active"],
+                    now=utcnow(),
+                    max_count=max_stamps,
+                    progress=progress,
+                    pins=pins,
+                )
         outcome = {
             "count": result.count,
             "first_seq": result.first_seq,

@@ -10,6 +10,7 @@ from sqlalchemy.orm import Session
 from traceqr.domain.provinces import province
 from traceqr.errors import N_, Conflict, ValidationError
 from traceqr.models import Official, User
+from traceqr.services import audit
 from traceqr.services.businesses import check_password_strength, hash_password, password_matches
 from traceqr.services.validation import clean_email, required_text
 
@@ -50,6 +51,13 @@ def create_official(
     )
     session.add(official)
     session.flush()
+    audit.record(
+        session,
+        "official.create",
+        f"official:{official.id}",
+        {"role": role, "provinces": list(provinces)},
+        now=now,
+    )
     return official
 
 

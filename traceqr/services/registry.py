@@ -7,14 +7,19 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from traceqr.domain.key_certs import CERT_MEMBER, ROOT_MEMBER
 from traceqr.domain.keys import KeyRing, PublicKey
 from traceqr.models import Business, ServiceKey, SigningKey
+from traceqr.services.key_lifecycle import root_document
+from traceqr.services.service_keys import ROOT
 
 
 def public_key_ring(session: Session) -> KeyRing:
     """Every verification key ever used, retired ones included: old stamps must verify.
 
-    The service's own keys (which sign case files) are in it too, marked as such.
+    The service's own keys (which sign case files) are in it too, marked as such. Each
+    business key carries its certificate from the operator's root key (``traceqr_cert``);
+    the root itself is not among the keys (see :func:`jwks_document`).
     """
     rows = session.execute(
         select(SigningKey, Business.name)
@@ -29,10 +34,15 @@ def public_key_ring(session: Session) -> KeyRing:
             business_name=name,
             status=key.status,
             created_at=key.created_at.isoformat(),
+            compromised_at=key.compromised_at.isoformat() if key.compromised_at else None,
+            compromise_reason=key.compromise_reason,
+            extra={CERT_MEMBER: key.certificate} if key.certificate else {},
         )
         for key, name in rows
     )
-    for service_key in session.scalars(select(ServiceKey).order_by(ServiceKey.id)):
+    for service_key in session.scalars(
+        select(ServiceKey).where(ServiceKey.purpose != ROOT).order_by(ServiceKey.id)
+    ):
         ring.add(
             PublicKey(
                 kid=service_key.kid,
@@ -46,4 +56,10 @@ def public_key_ring(session: Session) -> KeyRing:
 
 
 def jwks_document(session: Session) -> dict[str, Any]:
-    return public_key_ring(session).to_jwks()
+    """The JWKS, with the root it was certified by under ``traceqr_root`` (a convenience:
+    verifiers pin the root from /.well-known/traceqr-root.json or its thumbprint)."""
+    document = public_key_ring(session).to_jwks()
+    roots = root_document(session)
+    if roots["keys"]:
+        document[ROOT_MEMBER] = roots
+    return document

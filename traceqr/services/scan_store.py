@@ -30,10 +30,11 @@ STAMP_FIELDS = (
     "claimed_by",
     "flagged_at",
     "flag_reason",
+    "issued_at",
     "has_pin",
 )
 _STAMP_COLUMNS = ", ".join(STAMP_FIELDS[:-1]) + ", pin_hash IS NOT NULL"
-_STAMP_TIMES = ("revoked_at", "first_scan_at", "claimed_at", "flagged_at")
+_STAMP_TIMES = ("revoked_at", "first_scan_at", "claimed_at", "flagged_at", "issued_at")
 
 BATCH_VIEW_FIELDS = (
     ("b.id", "batch_id"),

@@ -1,4 +1,5 @@
-"""The service's own signing key, for documents such as inspectors' case files."""
+"""The service's own signing keys: ``documents`` signs inspectors' case files, ``root``
+(the operator's root key) certifies business keys and signs the audit log's head."""
 
 from __future__ import annotations
 
@@ -18,12 +19,17 @@ from traceqr.keystore import KeyStore
 from traceqr.models import ServiceKey, SigningKey
 
 DOCUMENTS = "documents"
+ROOT = "root"
 
 
-def ensure_service_key(session: Session, keystore: KeyStore, now: datetime) -> ServiceKey:
-    """The active document-signing key, created the first time it is needed."""
+def ensure_service_key(
+    session: Session, keystore: KeyStore, now: datetime, purpose: str = DOCUMENTS
+) -> ServiceKey:
+    """The active key for ``purpose``, created the first time it is needed."""
     key = session.scalar(
-        select(ServiceKey).where(ServiceKey.purpose == DOCUMENTS, ServiceKey.status == KEY_ACTIVE)
+        select(ServiceKey)
+        .where(ServiceKey.purpose == purpose, ServiceKey.status == KEY_ACTIVE)
+        .order_by(ServiceKey.id)
     )
     if key is not None:
         return key
@@ -39,7 +45,7 @@ def ensure_service_key(session: Session, keystore: KeyStore, now: datetime) -> S
     key = ServiceKey(
         kid=kid,
         public_key=public_key_from_seed(seed),
-        purpose=DOCUMENTS,
+        purpose=purpose,
         status=KEY_ACTIVE,
         created_at=now,
     )

@@ -24,6 +24,7 @@ from traceqr.domain.stamp_format import (
 )
 from traceqr.errors import N_, NotFound, ValidationError
 from traceqr.models import Batch, Product, SigningKey, Stamp
+from traceqr.services import audit
 from traceqr.services.catalog import get_batch
 from traceqr.services.validation import clean_text, required_text
 
@@ -56,6 +57,13 @@ def activate_stamp(session: Session, business_id: int, serial: str, now: datetim
         stamp.active = True
         stamp.activated_at = now
         _adjust_batch_counts(session, stamp.batch_id, active=1)
+        audit.record(
+            session,
+            "stamp.activate",
+            f"stamp:{serial_text(stamp.serial)}",
+            {"batch_id": stamp.batch_id, "seq": stamp.seq},
+            now=now,
+        )
     session.flush()
     return stamp
 
@@ -70,6 +78,8 @@ def activate_batch(session: Session, business_id: int, batch_id: int, now: datet
         .execution_options(synchronize_session=False)
     ).rowcount
     _adjust_batch_counts(session, batch.id, active=changed)
+    if changed:
+        audit.record(session, "batch.activate", f"batch:{batch.id}", {"count": changed}, now=now)
     session.flush()
     session.refresh(batch)
     return changed
@@ -85,6 +95,13 @@ def revoke_stamp(
         stamp.revoked_at = now
         stamp.revoke_reason = clean_reason
         _adjust_batch_counts(session, stamp.batch_id, revoked=1)
+        audit.record(
+            session,
+            "stamp.revoke",
+            f"stamp:{serial_text(stamp.serial)}",
+            {"batch_id": stamp.batch_id, "seq": stamp.seq, "reason": clean_reason},
+            now=now,
+        )
     session.flush()
     return stamp
 
@@ -98,6 +115,9 @@ def recall_batch(
     if batch.recalled_at is None:
         batch.recalled_at = now
         batch.recall_reason = clean_reason
+        audit.record(
+            session, "batch.recall", f"batch:{batch.id}", {"reason": clean_reason}, now=now
+        )
     session.flush()
     return batch
 
@@ -262,6 +282,19 @@ def revoke_range(
         .execution_options(synchronize_session=False)
     ).rowcount
     _adjust_batch_counts(session, batch.id, revoked=changed)
+    if changed:
+        audit.record(
+            session,
+            "stamps.revoke_range",
+            f"batch:{batch.id}",
+            {
+                "first_seq": first_seq,
+                "last_seq": last_seq,
+                "count": changed,
+                "reason": clean_reason,
+            },
+            now=now,
+        )
     session.flush()
     return changed
 

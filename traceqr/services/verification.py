@@ -11,8 +11,9 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from dataclasses import dataclass, field, replace
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from typing import Any
 
 from sqlalchemy import bindparam, select
@@ -87,6 +88,7 @@ _KEYS_BY_KID = (
         _keys.c.public_key,
         _keys.c.status,
         _keys.c.created_at,
+        _keys.c.compromised_at,
         _businesses.c.id.label("business_id"),
         _businesses.c.name.label("business_name"),
     )
@@ -108,6 +110,12 @@ class ClientFacts:
 class KnownKey:
     db_id: int
     public: PublicKey
+    compromised_at: datetime | None = None
+
+
+# How long a process trusts what it read about a key. A key declared compromised (by the
+# CLI, in another process) takes effect in every web process within this time.
+KEY_CACHE_SECONDS = 30.0
 
 
 @dataclass(frozen=True)
@@ -161,7 +169,7 @@ class VerificationService:
         self.copy_detection = copy_detection
         self.rules = DEFAULT_RULES if copy_detection else RECORD_RULES
         self.policy = policy or Policy()
-        self._keys: dict[bytes, list[KnownKey]] = {}
+        self._keys: dict[bytes, tuple[float, list[KnownKey]]] = {}
         self._lock = threading.Lock()
         self.store = ScanStore(database.engine.dialect.name)
 
@@ -169,8 +177,8 @@ class VerificationService:
 
     def _keys_for(self, connection: Connection, kid: bytes) -> list[KnownKey]:
         cached = self._keys.get(kid)
-        if cached is not None:
-            return cached
+        if cached is not None and time.monotonic() - cached[0] < KEY_CACHE_SECONDS:
+            return cached[1]
         rows = connection.execute(_KEYS_BY_KID, {"kid": kid}).all()
         known = [
             KnownKey(
@@ -182,12 +190,13 @@ class VerificationService:
                     business_name=row.business_name,
                     status=row.status,
                 ),
+                compromised_at=_aware(row.compromised_at),
             )
             for row in rows
         ]
         if known:
             with self._lock:
-                self._keys[kid] = known
+                self._keys[kid] = (time.monotonic(), known)
         return known
 
     def forget_keys(self) -> None:
@@ -261,7 +270,13 @@ class VerificationService:
 
         row = self.store.stamp(connection, stamp.serial, now, count=count)
         if row is None:
-            facts = ScanFacts(now=now, signature_checked=True, key_known=True, signature_valid=True)
+            facts = ScanFacts(
+                now=now,
+                signature_checked=True,
+                key_known=True,
+                signature_valid=True,
+                key_compromised_at=key.compromised_at,
+            )
             return Verification(
                 evaluate(facts, self.policy), now, stamp=stamp, key=key, entered_as_short_code=short
             )
@@ -288,6 +303,7 @@ class VerificationService:
             claimed_at=row["claimed_at"],
             claimed_by=row["claimed_by"],
             flagged=row["flagged_at"] is not None or origin["batch_flagged_at"] is not None,
+            issued_at=row["issued_at"],
         )
         facts = ScanFacts(
             now=now,
@@ -298,6 +314,7 @@ class VerificationService:
             place=place_of(client.lat, client.lon, client.province_code),
             client=client_hash,
             is_check=count,
+            key_compromised_at=key.compromised_at,
         )
         return Verification(
             evaluate(facts, business_policy(origin, self.policy), self.rules),
@@ -376,6 +393,12 @@ class VerificationService:
             daily = (business_id, day, result.status.value, client.province_code or "")
         scan_id = self.store.append(connection, values, daily)
         return scan_id
+
+
+def _aware(value: datetime | None) -> datetime | None:
+    if value is None or value.tzinfo is not None:
+        return value
+    return value.replace(tzinfo=UTC)
 
 
 def business_policy(origin: dict[str, Any], default: Policy) -> Policy:

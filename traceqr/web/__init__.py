@@ -7,8 +7,21 @@ from flask_compress import Compress
 from flask_wtf.csrf import CSRFProtect
 from werkzeug.middleware.proxy_fix import ProxyFix
 
+from traceqr.services.audit import set_actor_resolver
 from traceqr.state import AppState
-from traceqr.web import api, errors, i18n, inspector, offline, portal, public, ratelimit, security
+from traceqr.web import (
+    api,
+    errors,
+    i18n,
+    inspector,
+    offline,
+    portal,
+    public,
+    ratelimit,
+    security,
+    transparency,
+)
+from traceqr.web.audit_actor import request_actor
 from traceqr.web.context import close_db_session
 from traceqr.web.converters import IdConverter
 from traceqr.web.wording import template_helpers
@@ -29,6 +42,8 @@ def init_web(app: Flask) -> None:
     app.register_blueprint(api.blueprint, url_prefix="/api/v1")
     app.register_blueprint(offline.blueprint)
     app.register_blueprint(inspector.blueprint)
+    app.register_blueprint(transparency.blueprint)
+    set_actor_resolver(request_actor)  # the audit log's "who" for each request
     portal.init_app(app)
     csrf = CSRFProtect(app)
     csrf.exempt(api.blueprint)  # the API authenticates every call with a bearer key

@@ -83,6 +83,10 @@ REASONS: dict[str, LazyString] = {
     "foreign_url": _l("The QR code points to another website, not to this service."),
     "unknown_key": _l("The code names a signing key that this service never used."),
     "bad_signature": _l("The code's signature does not match: the code was altered or forged."),
+    "key_compromised": _l(
+        "The producer's signing key was reported stolen, and this stamp was signed after "
+        "that time: it cannot be trusted."
+    ),
     "no_record": _l("No stamp with this serial number was ever issued."),
     "key_mismatch": _l("The serial number belongs to a stamp signed with a different key."),
     "stamp_revoked": _l("The producer revoked this stamp."),

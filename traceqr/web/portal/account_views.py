@@ -16,6 +16,7 @@ from traceqr.services.businesses import (
     get_business,
     rotate_signing_key,
 )
+from traceqr.services.key_lifecycle import recertify_business
 from traceqr.services.shoppers import reports_for_business
 from traceqr.services.uploads import store_image
 from traceqr.web.context import db_session, now, state
@@ -59,7 +60,10 @@ def profile() -> Response | str:
     form = ProfileForm(obj=business)
     if form.validate_on_submit():
         try:
+            old_name = business.name
             apply_profile(business, {f: blank_to_none(form[f].data) for f in PROFILE_FIELDS})
+            if business.name != old_name:  # the key certificates name the business
+                recertify_business(db_session(), state().keystore, business.id, now())
             upload = request.files.get("logo")
             if upload is not None and upload.filename:
                 stored = store_image(
@@ -132,7 +136,7 @@ def change_role(user_id: int) -> Response:
     form = RoleForm()
     if form.validate_on_submit():
         try:
-            accounts.change_role(db_session(), me(), user_id, form.role.data or "")
+            accounts.change_role(db_session(), me(), user_id, form.role.data or "", now())
             db_session().commit()
             flash(_("The role is changed."), "success")
         except USER_ERRORS as error:

@@ -1,0 +1,67 @@
+"""What lets anyone check the operator: the root key, the audit log's signed head, and
+(for authority officers) the log itself. See docs/keys.md and docs/audit.md."""
+
+from __future__ import annotations
+
+import json
+
+from flask import Blueprint, Response, abort, current_app, request, stream_with_context
+from flask_login import current_user
+
+from traceqr.services import audit
+from traceqr.services.key_lifecycle import root_document
+from traceqr.web.context import db_session, now, state
+from traceqr.web.portal.support import OfficialUser, PortalUser
+
+blueprint = Blueprint("transparency", __name__)
+
+
+def _json(document: object, cache: str) -> Response:
+    response = Response(
+        json.dumps(document, separators=(",", ":"), sort_keys=True, ensure_ascii=False),
+        mimetype="application/json",
+    )
+    response.headers["Cache-Control"] = cache
+    response.headers["Access-Control-Allow-Origin"] = "*"
+    return response
+
+
+@blueprint.get("/.well-known/traceqr-root.json")
+def root_key() -> Response:
+    """The operator's root key(s): pin one, and accept business keys it certified."""
+    document = root_document(db_session())
+    if not document["keys"]:
+        abort(404)
+    response = _json(document, "public, max-age=3600")
+    response.set_etag(json.dumps(document, sort_keys=True).encode().hex()[-32:])
+    return response.make_conditional(request)
+
+
+@blueprint.get("/.well-known/audit-head.json")
+def audit_head() -> Response:
+    """The audit log's newest seq and hash, signed now by the root key. Keep copies."""
+    session = db_session()
+    head = audit.signed_head(session, state().keystore, now())
+    session.commit()  # the root key is created here on a fresh instance
+    return _json(head, "no-cache")
+
+
+@blueprint.get("/audit/log.jsonl")
+def audit_export() -> Response:
+    """The whole log as JSON Lines, for authority officers (``after`` skips what they have)."""
+    user = current_user._get_current_object()
+    if isinstance(user, PortalUser) or not isinstance(user, OfficialUser):
+        return current_app.login_manager.unauthorized()  # type: ignore[attr-defined,no-any-return]
+    if user.official.role != "authority":
+        abort(403)
+    try:
+        after = max(0, int(request.args.get("after", "0")))
+    except ValueError:
+        abort(400)
+    session = db_session()
+    response = Response(
+        stream_with_context(audit.export_lines(session, after)), mimetype="application/jsonl"
+    )
+    response.headers["Content-Disposition"] = 'attachment; filename="traceqr-audit.jsonl"'
+    response.headers["Cache-Control"] = "no-store"
+    return response
