@@ -400,3 +400,33 @@ def test_pdf_strings_are_escaped() -> None:
 def test_text_line_is_below_the_square() -> None:
     layout = SheetLayout()
     assert layout.cell_height_mm == layout.stamp_mm + TEXT_LINE_MM
+
+
+@pytest.mark.parametrize("layout", [SheetLayout(), SheetLayout(pin_spot=True, cut_marks=True)])
+def test_painting_in_worker_processes_writes_the_same_pdf(layout: SheetLayout) -> None:
+    """Large sheets are painted by several processes: the printer must get the very same
+    file, page for page, as from one process (pages are reassembled in order)."""
+    stamps = [
+        SheetStamp(s.url, s.short_code, s.seq, pin="12345678" if layout.pin_spot else None)
+        for s in make_stamps(2 * layout.per_page + 5)
+    ]
+    one, several = io.BytesIO(), io.BytesIO()
+    summary_one = render_sheet(stamps, one, layout, footer="Lô A", total=len(stamps), workers=1)
+    summary = render_sheet(stamps, several, layout, footer="Lô A", total=len(stamps), workers=2)
+    creation = re.compile(rb"/CreationDate \(D:\d{14}Z\)")  # the clock moves on
+    assert creation.sub(b"", several.getvalue()) == creation.sub(b"", one.getvalue())
+    assert summary == summary_one and summary.stamps == len(stamps) and summary.pages == 3
+
+
+def test_worker_processes_refuse_a_stamp_of_another_size_and_name_it() -> None:
+    layout = SheetLayout()
+    stamps = make_stamps(layout.per_page + 3)
+    stamps += make_stamps(1, public_url="https://a-much-longer-host.traceqr.example.vn")
+    with pytest.raises(SheetLayoutError, match=f"stamp {len(stamps)} needs a .*same URL length"):
+        render_sheet(stamps, io.BytesIO(), layout, workers=2)
+
+
+def test_worker_processes_refuse_more_stamps_than_the_total() -> None:
+    stamps = make_stamps(SheetLayout().per_page + 1)
+    with pytest.raises(SheetLayoutError, match="more stamps than the total of 10"):
+        render_sheet(stamps, io.BytesIO(), SheetLayout(), total=10, workers=2)

@@ -20,9 +20,13 @@ from __future__ import annotations
 
 import io
 import math
+import multiprocessing
+import os
 import threading
 import zlib
+from collections import deque
 from collections.abc import Iterable
+from concurrent.futures import Future, ProcessPoolExecutor
 from dataclasses import dataclass, fields, replace
 from itertools import chain, islice
 from typing import Any, BinaryIO
@@ -582,8 +586,13 @@ def render_sheet(
     total: int | None = None,
     side_text: str | None = None,
     logo: bytes | None = None,
+    workers: int | None = None,
 ) -> SheetSummary:
     """Write a PDF of ``stamps`` to ``out``, page by page as the iterable yields them.
+
+    ``workers`` processes encode the QRs and paint the pages while this one reads the
+    stamps, compresses and writes (None: :func:`sheet_workers` decides from ``total``);
+    the PDF is the same byte for byte with any number of workers.
 
     ``footer`` is printed on every page before ``page N`` (``page N / M`` when ``total``,
     the number of stamps, is given), unless the layout has no footer line. With
@@ -640,21 +649,30 @@ def render_sheet(
         writer.add_page(b"".join(chunks), width_pt, height_pt)
         del chunks[1:]
 
-    for stamp in chain((first,), iterator):
-        symbol = first_symbol if count == 0 else qr_matrix(stamp.url, layout.ecc)
-        if symbol.size != size:
-            raise SheetLayoutError(
-                f"stamp {count + 1} needs a {symbol.size}-module QR, the sheet's first needs"
-                f" {size}: print stamps with the same URL length on one sheet"
-            )
-        if total is not None and count == total:
-            raise SheetLayoutError(f"more stamps than the total of {total}")
-        chunks.append(painter.stamp(count % per_page, symbol.modules, stamp))
-        count += 1
-        if count % per_page == 0:
+    processes = sheet_workers(total) if workers is None else workers
+    if processes > 1:
+        painted = _paint_in_processes(
+            chain((first,), iterator),
+            processes,
+            (layout, size, code, text_block, sheet_logo),
+            total,
+        )
+        for content, on_page in painted:
+            chunks.append(content)
+            count += on_page
             finish_page()
-    if count % per_page:
-        finish_page()
+    else:
+        for stamp in chain((first,), iterator):
+            symbol = first_symbol if count == 0 else qr_matrix(stamp.url, layout.ecc)
+            _check_same_size(symbol.size, size, count)
+            if total is not None and count == total:
+                raise SheetLayoutError(f"more stamps than the total of {total}")
+            chunks.append(painter.stamp(count % per_page, symbol.modules, stamp))
+            count += 1
+            if count % per_page == 0:
+                finish_page()
+        if count % per_page:
+            finish_page()
     if total is not None and count != total:
         raise SheetLayoutError(f"{count} stamps printed, but the total was given as {total}")
     writer.close()
@@ -665,6 +683,101 @@ def render_sheet(
         qr_version=first_symbol.version,
         per_page=per_page,
     )
+
+
+# --- painting pages in other processes -----------------------------------------------------
+
+PARALLEL_MIN_STAMPS = 2_000  # below this, starting processes costs more than it saves
+MAX_SHEET_WORKERS = 4
+
+
+def sheet_workers(total: int | None) -> int:
+    """How many processes paint a sheet of ``total`` stamps: one per usable core (at most
+    four) for large sheets, none besides this one for small or unknown ones."""
+    if total is None or total < PARALLEL_MIN_STAMPS:
+        return 1
+    return max(1, min(MAX_SHEET_WORKERS, len(os.sched_getaffinity(0))))
+
+
+def _check_same_size(found: int, size: int, index: int) -> None:
+    if found != size:
+        raise SheetLayoutError(
+            f"stamp {index + 1} needs a {found}-module QR, the sheet's first needs"
+            f" {size}: print stamps with the same URL length on one sheet"
+        )
+
+
+_worker_painter: _Painter | None = None
+
+
+def _start_worker(painter_args: tuple[Any, ...]) -> None:
+    global _worker_painter
+    _worker_painter = _Painter(*painter_args)
+
+
+def _paint_page(stamps: list[tuple[str, str, int | None, str | None]]) -> tuple[bytes, int]:
+    """In a worker: one page's content, or the index of the first stamp whose QR is not
+    the sheet's size (then no content)."""
+    painter = _worker_painter
+    assert painter is not None
+    parts = []
+    for slot, (url, short_code, seq, pin) in enumerate(stamps):
+        symbol = qr_matrix(url, painter.layout.ecc)
+        if symbol.size != painter.size:
+            return symbol.size.to_bytes(4, "big"), slot
+        parts.append(painter.stamp(slot, symbol.modules, SheetStamp(url, short_code, seq, pin)))
+    return b"".join(parts), -1
+
+
+def _paint_in_processes(
+    stamps: Iterable[SheetStamp],
+    processes: int,
+    painter_args: tuple[Any, ...],
+    total: int | None,
+) -> Iterable[tuple[bytes, int]]:
+    """(content, stamps on the page) of each page in order, painted by ``processes``
+    workers; at most two pages per worker wait, so memory stays flat however many stamps
+    there are. Workers start from a fork server: safe under threaded servers and job
+    workers, which plain fork is not."""
+    layout: SheetLayout = painter_args[0]
+    size: int = painter_args[1]
+    per_page = layout.per_page
+    context = multiprocessing.get_context("forkserver")
+    pending: deque[tuple[Future[tuple[bytes, int]], int, int]] = deque()
+    read = 0
+
+    def collect() -> tuple[bytes, int]:
+        future, first_index, on_page = pending.popleft()
+        content, bad_slot = future.result()
+        if bad_slot >= 0:
+            _check_same_size(int.from_bytes(content, "big"), size, first_index + bad_slot)
+        return content, on_page
+
+    pool = ProcessPoolExecutor(
+        processes, mp_context=context, initializer=_start_worker, initargs=(painter_args,)
+    )
+    try:
+        iterator = iter(stamps)
+        while True:
+            page = [
+                (stamp.url, stamp.short_code, stamp.seq, stamp.pin)
+                for stamp in islice(iterator, per_page)
+            ]
+            if not page:
+                break
+            if total is not None and read + len(page) > total:
+                raise SheetLayoutError(f"more stamps than the total of {total}")
+            pending.append((pool.submit(_paint_page, page), read, len(page)))
+            read += len(page)
+            if len(pending) >= 2 * processes:
+                yield collect()
+        while pending:
+            yield collect()
+    except BaseException:
+        # A bad stamp, a full disk, or a reader that stopped: queued pages are not painted.
+        pool.shutdown(wait=False, cancel_futures=True)
+        raise
+    pool.shutdown()
 
 
 _PDFIUM = threading.Lock()  # PDFium is not thread-safe
