@@ -696,7 +696,11 @@ def sheet_workers(total: int | None) -> int:
     four) for large sheets, none besides this one for small or unknown ones."""
     if total is None or total < PARALLEL_MIN_STAMPS:
         return 1
-    return max(1, min(MAX_SHEET_WORKERS, len(os.sched_getaffinity(0))))
+    if hasattr(os, "sched_getaffinity"):
+        cores = len(os.sched_getaffinity(0))
+    else:  # macOS, Windows
+        cores = os.cpu_count() or 1
+    return max(1, min(MAX_SHEET_WORKERS, cores))
 
 
 def _check_same_size(found: int, size: int, index: int) -> None:
