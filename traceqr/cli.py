@@ -676,5 +676,11 @@ def demo() -> None:
 # Key lifecycle and audit commands live in their own module; importing it registers them.
 import traceqr.cli_lifecycle  # noqa: E402, F401
 
+# Backup and restore (docs/operations.md) live in their own module.
+from traceqr.cli_backup import backup_command, restore_command  # noqa: E402
+
+main.add_command(backup_command)
+main.add_command(restore_command)
+
 if __name__ == "__main__":  # pragma: no cover
     main()
