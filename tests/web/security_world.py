@@ -285,3 +285,27 @@ def inline_code(html: str) -> list[str]:
     finder.feed(html)
     finder.close()
     return finder.found
+
+
+def missing_security_headers(response: Any) -> list[str]:
+    """The headers every answer carries (docs/security.md), checked on one response."""
+    headers = response.headers
+    problems = []
+    csp = headers.get("Content-Security-Policy", "")
+    if "frame-ancestors 'none'" not in csp and "sandbox" not in csp:
+        problems.append(f"Content-Security-Policy without frame-ancestors: {csp!r}")
+    if "'unsafe-inline'" in csp or "'unsafe-eval'" in csp:
+        problems.append(f"Content-Security-Policy allows inline code: {csp!r}")
+    expected = {
+        "X-Content-Type-Options": "nosniff",
+        "X-Frame-Options": "DENY",
+        "Referrer-Policy": "strict-origin-when-cross-origin",
+    }
+    for name, value in expected.items():
+        if headers.get(name) != value:
+            problems.append(f"{name} is {headers.get(name)!r}, not {value!r}")
+    if "microphone=()" not in headers.get("Permissions-Policy", ""):
+        problems.append("no Permissions-Policy")
+    if "max-age=" not in headers.get("Strict-Transport-Security", ""):
+        problems.append("no Strict-Transport-Security (the public URL is https)")
+    return problems

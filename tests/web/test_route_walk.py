@@ -17,7 +17,7 @@ from flask import Flask
 from flask.testing import FlaskClient
 from werkzeug.routing import Rule
 
-from tests.web.security_world import World, build_world
+from tests.web.security_world import World, build_world, missing_security_headers
 
 PUBLIC = "public"  # anybody; shows only what a business publishes to shoppers
 SIGN_IN = "sign-in"  # sign-in, sign-up, password and invitation forms
@@ -154,10 +154,36 @@ ROUTES: dict[str, str] = {
     "transparency.root_key": PUBLIC,
     "transparency.audit_head": PUBLIC,  # a signed sequence number and hash: no records
     "transparency.audit_export": AUTHORITY,
+    # the market authority's officers
+    "authority.login": SIGN_IN,
+    "authority.logout": SIGN_IN,
+    "authority.home": AUTHORITY,
+    "authority.clusters": AUTHORITY,
+    "authority.cluster": AUTHORITY,
+    "authority.cluster_csv": AUTHORITY,
+    "authority.cluster_pdf": AUTHORITY,
+    "authority.new_cluster": AUTHORITY,
+    "authority.edit_cluster": AUTHORITY,
+    "authority.import_clusters": AUTHORITY,
+    "authority.register_csv": AUTHORITY,
+    "authority.evidence": AUTHORITY,
+    "authority.evidence_csv": AUTHORITY,
+    "authority.hot_spots": AUTHORITY,
+    "authority.hot_spots_csv": AUTHORITY,
+    "authority.province": AUTHORITY,
+    "authority.province_csv": AUTHORITY,
+    "authority.province_pdf": AUTHORITY,
 }
 
 # URL variables that mean something else on one endpoint.
-ENDPOINT_VALUES: dict[str, dict[str, str]] = {"static": {"filename": "css/app.css"}}
+ENDPOINT_VALUES: dict[str, dict[str, str]] = {
+    "static": {"filename": "css/app.css"},
+    "authority.province": {"code": "ha-noi"},
+    "authority.province_csv": {"code": "ha-noi"},
+    "authority.province_pdf": {"code": "ha-noi"},
+}
+# URL variables that name no business's object.
+SHARED_VALUES: dict[str, Any] = {"cluster_id": 1, "table": "scans"}
 
 # A form post that a person could plausibly send: enough fields that a route missing its
 # ownership check would act on it.
@@ -195,7 +221,7 @@ API_BODIES: dict[str, Any] = {
     "activate": {},
 }
 
-SIGN_OUT = {"portal.logout", "inspector.logout"}
+SIGN_OUT = {"portal.logout", "inspector.logout", "authority.logout"}
 
 
 def methods_of(rule: Rule) -> list[str]:
@@ -209,7 +235,7 @@ def walk_order(app: Flask) -> list[Rule]:
 
 
 def path_of(world: World, rule: Rule) -> str:
-    values = {**world.ids, **ENDPOINT_VALUES.get(rule.endpoint, {})}
+    values = {**SHARED_VALUES, **world.ids, **ENDPOINT_VALUES.get(rule.endpoint, {})}
     missing = sorted(set(rule.arguments) - set(values))
     assert not missing, (
         f"{rule.rule} takes {missing}: add one of business A's objects for it in "
@@ -306,6 +332,7 @@ def check(world: World, walker: Walker, rule: Rule, method: str, response: Any) 
         signing_in = status == 302 and redirect_target(response).endswith("/login")
         if not (signing_in or status in (401, 403, 404)):
             problems.append(f"{where}: expected a refusal or a redirect to a sign-in page")
+    problems.extend(f"{where}: {missing}" for missing in missing_security_headers(response))
     if status == 200 and response.mimetype == "text/html":
         from tests.web.security_world import inline_code
 

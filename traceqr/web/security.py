@@ -3,7 +3,7 @@ Content-Security-Policy needs no 'unsafe-inline'."""
 
 from __future__ import annotations
 
-from flask import Flask, Response, request
+from flask import Flask, Response, current_app, request
 
 CONTENT_SECURITY_POLICY = "; ".join(
     [
@@ -30,10 +30,18 @@ def add_security_headers(response: Response) -> Response:
     headers.setdefault(
         "Permissions-Policy", "camera=(self), geolocation=(self), microphone=(), payment=()"
     )
-    if request.is_secure:
+    # Behind a proxy that terminates TLS the request itself may look like plain HTTP: an
+    # https public URL is enough to know that browsers reach us over TLS.
+    if request.is_secure or current_app.config.get("SESSION_COOKIE_SECURE"):
         headers.setdefault("Strict-Transport-Security", "max-age=31536000; includeSubDomains")
     return response
 
 
 def init_app(app: Flask) -> None:
+    """Cookies: the session cookie is HttpOnly and SameSite=Lax, and Secure when the public
+    URL is https (set in the app factory); a "remember me" cookie, if one is ever used,
+    gets the same flags."""
+    app.config.setdefault("REMEMBER_COOKIE_HTTPONLY", True)
+    app.config.setdefault("REMEMBER_COOKIE_SAMESITE", "Lax")
+    app.config.setdefault("REMEMBER_COOKIE_SECURE", app.config.get("SESSION_COOKIE_SECURE"))
     app.after_request(add_security_headers)
