@@ -111,7 +111,13 @@ def decode_qr_texts(image_data: bytes, max_pixels: int = 40_000_000) -> list[str
     """
     from PIL import Image, ImageOps
 
-    with Image.open(io.BytesIO(image_data)) as opened:
+    try:
+        # Only the photo formats: Pillow's other readers (EPS hands files to Ghostscript)
+        # have no business with uploads.
+        opened = Image.open(io.BytesIO(image_data), formats=["JPEG", "PNG", "WEBP"])
+    except Image.DecompressionBombError as exc:  # not a ValueError: say it as one
+        raise ValueError("the image has too many pixels") from exc
+    with opened:
         if opened.width * opened.height > max_pixels:
             raise ValueError("the image has too many pixels")
         image = ImageOps.exif_transpose(opened).convert("L")

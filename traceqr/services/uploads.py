@@ -21,6 +21,18 @@ ALLOWED_FORMATS = {"PNG", "JPEG", "WEBP"}
 MAX_PIXELS = 40_000_000  # refuse decompression bombs long before Pillow's own limit
 MAX_SIDE = 2000  # stored images are scaled down to this
 FILENAME_CHARS = set("abcdefghijklmnopqrstuvwxyz0123456789.")
+# Images of other kinds (GIF, BMP, TIFF, HEIC, AVIF, ICO, PostScript): only named, never read.
+OTHER_IMAGE_SIGNATURES = (
+    b"GIF8",
+    b"BM",
+    b"II*\x00",
+    b"MM\x00*",
+    b"\x00\x00\x00\x18ftyp",
+    b"\x00\x00\x00\x1cftyp",
+    b"\x00\x00\x00 ftyp",
+    b"\x00\x00\x01\x00",
+    b"%!PS",
+)
 
 
 @dataclass(frozen=True)
@@ -42,18 +54,17 @@ def store_image(
             limit=max_bytes // (1024 * 1024),
         )
     try:
-        with Image.open(io.BytesIO(data)) as probe:
-            kind = probe.format
-            if kind not in ALLOWED_FORMATS:
-                raise ValidationError(N_("upload a PNG, JPEG or WebP image"), field=field)
+        # The content decides, never the file name: only these readers may look at it.
+        with Image.open(io.BytesIO(data), formats=sorted(ALLOWED_FORMATS)) as probe:
             if probe.width * probe.height > MAX_PIXELS:
                 raise ValidationError(N_("the image has too many pixels"), field=field)
             probe.verify()
-        with Image.open(io.BytesIO(data)) as image:
+        with Image.open(io.BytesIO(data), formats=sorted(ALLOWED_FORMATS)) as image:
             image.load()
             image = ImageOps.exif_transpose(image)  # keep the orientation, drop the tag
             has_alpha = image.mode in ("RGBA", "LA", "PA") or "transparency" in image.info
             image = image.convert("RGBA" if has_alpha else "RGB")
+            image.info = {}  # comments, ICC and XMP would otherwise be written again
             image.thumbnail((max_side, max_side))
             out = io.BytesIO()
             if has_alpha:
@@ -65,7 +76,13 @@ def store_image(
             width, height = image.size
     except ValidationError:
         raise
-    except (UnidentifiedImageError, OSError, ValueError, Image.DecompressionBombError) as exc:
+    except Image.DecompressionBombError as exc:
+        raise ValidationError(N_("the image has too many pixels"), field=field) from exc
+    except UnidentifiedImageError as exc:
+        if data.startswith(OTHER_IMAGE_SIGNATURES):
+            raise ValidationError(N_("upload a PNG, JPEG or WebP image"), field=field) from exc
+        raise ValidationError(N_("the file is not an image TraceQR can read"), field=field) from exc
+    except (OSError, ValueError) as exc:
         raise ValidationError(N_("the file is not an image TraceQR can read"), field=field) from exc
     folder.mkdir(parents=True, exist_ok=True)
     filename = f"{secrets.token_hex(16)}.{extension}"
