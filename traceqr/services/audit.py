@@ -48,14 +48,13 @@ _resolver: Callable[[], Actor | None] | None = None
 _log = AuditEntry.__table__
 _BUMP_HEAD = text("UPDATE audit_head SET seq = seq + 1 WHERE id = 1 RETURNING seq, hash")
 _SET_HEAD_HASH = text("UPDATE audit_head SET hash = :hash WHERE id = 1")
+# Only when the head row is missing (a fresh or emptied database): it starts at the newest
+# entry, so that a lost head row never restarts the chain.
 _CREATE_HEAD = text(
-    "INSERT INTO audit_head (id, seq, hash) "
-    "SELECT 1, COALESCE(MAX(seq), 0), :genesis FROM audit_log WHERE true "
-    "ON CONFLICT (id) DO NOTHING"
-)
-_FIX_HEAD_HASH = text(
-    "UPDATE audit_head SET hash = (SELECT hash FROM audit_log WHERE seq = audit_head.seq) "
-    "WHERE id = 1 AND seq > 0"
+    "INSERT INTO audit_head (id, seq, hash) SELECT 1, "
+    "COALESCE((SELECT seq FROM audit_log ORDER BY seq DESC LIMIT 1), 0), "
+    "COALESCE((SELECT hash FROM audit_log ORDER BY seq DESC LIMIT 1), :genesis) "
+    "WHERE true ON CONFLICT (id) DO NOTHING"
 )
 
 
@@ -103,7 +102,6 @@ def record(
     row = connection.execute(_BUMP_HEAD).first()
     if row is None:
         connection.execute(_CREATE_HEAD, {"genesis": GENESIS_HASH})
-        connection.execute(_FIX_HEAD_HASH)
         row = connection.execute(_BUMP_HEAD).one()
     seq, prev_hash = int(row[0]), str(row[1])
     entry = chain(

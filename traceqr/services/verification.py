@@ -316,8 +316,9 @@ class VerificationService:
             is_check=count,
             key_compromised_at=key.compromised_at,
         )
+        verdict = evaluate(facts, business_policy(origin, self.policy), self.rules)
         return Verification(
-            evaluate(facts, business_policy(origin, self.policy), self.rules),
+            verdict,
             now,
             stamp=stamp,
             key=key,
@@ -332,7 +333,9 @@ class VerificationService:
             claimed_at=row["claimed_at"],
             has_pin=row["has_pin"],
             flag_reason=row["flag_reason"] or origin["batch_flag_reason"],
-            origin=origin if record.kid_matches else {},
+            # An invalid stamp (its key compromised before it was signed) is not ours: its
+            # record's product and producer are not shown as if it were.
+            origin=origin if record.kid_matches and verdict.status is not Status.INVALID else {},
         )
 
     def _decode(

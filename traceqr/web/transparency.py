@@ -46,7 +46,7 @@ def audit_head() -> Response:
     return _json(head, "no-cache")
 
 
-@blueprint.get("/audit/log.jsonl")
+@blueprint.get("/authority/audit/log.jsonl")
 def audit_export() -> Response:
     """The whole log as JSON Lines, for authority officers (``after`` skips what they have)."""
     user = current_user._get_current_object()
