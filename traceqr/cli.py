@@ -564,6 +564,99 @@ def inspector_create(
     click.echo(official_id)
 
 
+# --- the authority and its register of parks and clusters -------------------------------------
+
+
+@main.group()
+def authority() -> None:
+    """Authority officers' accounts (Department of Industry and Trade)."""
+
+
+@authority.command("create")
+@click.option("--email", required=True)
+@click.option("--name", required=True)
+@click.option("--password", default=None, help="10+ characters")
+@click.option("--province", "provinces", multiple=True, help="Province code it covers (repeat)")
+def authority_create(
+    email: str, name: str, password: str | None, provinces: tuple[str, ...]
+) -> None:
+    """Create an authority account (they sign in at /authority); no --province: all."""
+    from traceqr.services.officials import create_official
+    from traceqr.state import utcnow
+
+    try:
+        with open_state() as state, state.database.session() as session:
+            official = create_official(
+                session,
+                email=email,
+                name=name,
+                role="authority",
+                password=password,
+                provinces=list(provinces),
+                now=utcnow(),
+            )
+            official_id = official.id
+    except TraceQRError as exc:
+        fail(exc.message)
+    note(f"Authority officer {official_id} created: {email}. They sign in at /authority/login.")
+    click.echo(official_id)
+
+
+@main.group()
+def clusters() -> None:
+    """The register of industrial parks and clusters."""
+
+
+@clusters.command("import")
+@click.argument("path", type=click.Path(dir_okay=False))
+def clusters_import(path: str) -> None:
+    """Import the register from a CSV (name,kind,province,commune,area_ha,status): every line
+    or none. Entries already there (same province and name) are updated."""
+    from traceqr.services.clusters import RegisterImportError, import_register
+    from traceqr.state import utcnow
+
+    try:
+        text = Path(path).read_bytes().decode("utf-8-sig")
+    except OSError as exc:
+        fail(f"cannot read {path}: {exc}", 2)
+    except UnicodeDecodeError:
+        fail(f"{path} is not UTF-8 text", 2)
+    try:
+        with open_state() as state, state.database.session() as session:
+            created, updated = import_register(session, text, utcnow())
+    except RegisterImportError as exc:
+        for problem in exc.problems:
+            note(f"{path}:{problem.line}: {problem.problem.field}: {problem.problem.message}")
+        fail(f"nothing imported: {len(exc.problems)} problem(s)")
+    except TraceQRError as exc:
+        fail(exc.message)
+    note(f"Imported {created} new and {updated} updated parks and clusters.")
+    click.echo(json.dumps({"created": created, "updated": updated}))
+
+
+@clusters.command("export")
+@click.option("-o", "--output", type=click.Path(dir_okay=False, writable=True), default="-")
+def clusters_export(output: str) -> None:
+    """Write the register as CSV, in the format `clusters import` reads."""
+    import csv
+    import io
+
+    from traceqr.domain.clusters import ClusterEntry, register_csv_rows
+    from traceqr.services.clusters import list_clusters
+
+    with open_state() as state, state.database.session() as session:
+        entries = [
+            ClusterEntry(c.name, c.kind, c.province_code, c.commune, c.area_ha, c.status)
+            for c in list_clusters(session)
+        ]
+    buffer = io.StringIO()
+    csv.writer(buffer, lineterminator="\n").writerows(register_csv_rows(entries))
+    if output == "-":
+        click.echo(buffer.getvalue(), nl=False)
+    else:
+        Path(output).write_text(buffer.getvalue(), encoding="utf-8")
+
+
 @main.command("verify-document")
 @click.argument("path", type=click.Path(dir_okay=False))
 @click.option("--keys", "keys_file", default=None, help="A JWKS file; else the instance's keys")
@@ -667,6 +760,7 @@ def demo() -> None:
                     state.settings.public_url,
                     utcnow(),
                     credentials.stamp_url,
+                    keystore=state.keystore,
                 )
             note(f"Loaded the demo data with {scans} simulated checks over 30 days.")
     for line in credentials.lines():

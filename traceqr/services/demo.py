@@ -123,6 +123,8 @@ class DemoCredentials:
     login_email: str
     login_password: str
     chain_stamp_url: str = ""  # a stamp whose batch went grower → processor → retailer
+    authority_login: str = ""  # the Department of Industry and Trade's view (/authority)
+    inspector_login: str = ""
 
     def lines(self) -> list[str]:
         lines = [f"Demo stamp: {self.stamp_url}"]
@@ -132,6 +134,16 @@ class DemoCredentials:
             *lines,
             f"Demo API key: {self.api_key}",
             f"Demo login: {self.login_email} / {self.login_password}",
+            *(
+                [f"Demo authority login: {self.authority_login} / {self.login_password}"]
+                if self.authority_login
+                else []
+            ),
+            *(
+                [f"Demo inspector login: {self.inspector_login} / {self.login_password}"]
+                if self.inspector_login
+                else []
+            ),
         ]
 
 
@@ -430,12 +442,17 @@ def load_demo(
             first_api_key = created.api_key
 
     chain_stamp_url = load_demo_chain(session, keystore, public_url, now)
+    from traceqr.services.demo_authority import INSPECTOR_EMAIL, load_demo_clusters
+
+    authority_login = load_demo_clusters(session, keystore, now)
     credentials = DemoCredentials(
         stamp_url=first_stamp_url or stamp_url(public_url, ""),
         api_key=first_api_key,
         login_email=first_email,
         login_password=DEMO_PASSWORD,
         chain_stamp_url=chain_stamp_url,
+        authority_login=authority_login,
+        inspector_login=INSPECTOR_EMAIL,
     )
     path.write_text(json.dumps(credentials.__dict__, indent=2) + "\n", encoding="utf-8")
     path.chmod(0o600)
@@ -454,7 +471,12 @@ DEMO_PLACES = (
 
 
 def simulate_demo_scans(
-    session: Session, verifier: VerificationService, public_url: str, now: datetime, skip_url: str
+    session: Session,
+    verifier: VerificationService,
+    public_url: str,
+    now: datetime,
+    skip_url: str,
+    keystore: KeyStore | None = None,
 ) -> int:
     """Thirty days of shoppers checking the demo stamps, so the dashboards have something
     to show: mostly genuine checks, a recalled batch, one stamp checked far too often
@@ -497,4 +519,6 @@ def simulate_demo_scans(
         )
         verifier.verify(copied, now=min(when, now), channel="page", client=client)
         count += 1
-    return count
+    from traceqr.services.demo_authority import simulate_cluster_checks
+
+    return count + simulate_cluster_checks(session, verifier, public_url, now, keystore)

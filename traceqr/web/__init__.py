@@ -11,6 +11,7 @@ from traceqr.services.audit import set_actor_resolver
 from traceqr.state import AppState
 from traceqr.web import (
     api,
+    authority,
     errors,
     i18n,
     inspector,
@@ -42,6 +43,7 @@ def init_web(app: Flask) -> None:
     app.register_blueprint(api.blueprint, url_prefix="/api/v1")
     app.register_blueprint(offline.blueprint)
     app.register_blueprint(inspector.blueprint)
+    app.register_blueprint(authority.blueprint)
     app.register_blueprint(transparency.blueprint)
     set_actor_resolver(request_actor)  # the audit log's "who" for each request
     portal.init_app(app)

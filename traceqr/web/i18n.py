@@ -24,7 +24,7 @@ def select_locale() -> str:
     if "lang" not in g:
         asked = request.args.get("lang", "").strip().lower()
         g.lang_explicit = asked in LANGUAGES
-        in_portal = request.path.startswith("/portal")
+        in_portal = request.path.startswith(("/portal", "/authority"))
         if g.lang_explicit:
             g.lang = asked
             if in_portal:

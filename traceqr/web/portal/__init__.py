@@ -37,6 +37,8 @@ def init_app(app: Flask) -> None:
     def unauthorized() -> Response:
         if request.path.startswith("/inspect"):
             return redirect(url_for("inspector.login", next=request.full_path.rstrip("?")))
+        if request.path.startswith("/authority"):
+            return redirect(url_for("authority.login", next=request.full_path.rstrip("?")))
         return redirect(url_for("portal.login", next=request.full_path.rstrip("?")))
 
     login_manager.init_app(app)
