@@ -360,6 +360,17 @@ def import_csv(
     ``facility`` is a facility's name or GLN; ``inputs`` lists lots as
     ``GTIN/LOT`` or ``#<batch id>``, separated by ``;``.
     """
+    try:
+        return _import_csv(session, business_id, batch_id, text, now)
+    except csv.Error as exc:  # a cell past the csv module's size limit, for one
+        raise ValidationError(
+            N_("the CSV cannot be read (%(detail)s)"), field="file", detail=str(exc)[:200]
+        ) from exc
+
+
+def _import_csv(
+    session: Session, business_id: int, batch_id: int, text: str, now: datetime
+) -> list[TraceEventRecord]:
     reader = csv.DictReader(io.StringIO(text))
     if reader.fieldnames is None or "biz_step" not in reader.fieldnames:
         raise ValidationError(N_("the CSV needs a header row with at least biz_step"), field="file")
