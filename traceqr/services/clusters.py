@@ -187,3 +187,18 @@ def choose_cluster(session: Session, business: Business, cluster_id: int | None)
     business.cluster_name = cluster.name
     if not business.province_code:
         business.province_code = cluster.province_code
+
+
+def cluster_choices(session: Session, province_code: str | None) -> list[tuple[str, str]]:
+    """The business profile's picker: "not in the register", then the register, the
+    business's own province first, each entry named with its commune and province."""
+    from traceqr.domain.provinces import province
+
+    entries = list_clusters(session)
+    entries.sort(key=lambda c: (c.province_code != (province_code or ""), c.province_code, c.name))
+    choices = [("", "—")]
+    for c in entries:
+        found = province(c.province_code)
+        where = ", ".join(p for p in (c.commune, found.name_vi if found else "") if p)
+        choices.append((str(c.id), f"{c.name} ({where})" if where else c.name))
+    return choices

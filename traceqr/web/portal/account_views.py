@@ -16,6 +16,7 @@ from traceqr.services.businesses import (
     get_business,
     rotate_signing_key,
 )
+from traceqr.services.clusters import choose_cluster, cluster_choices
 from traceqr.services.key_lifecycle import recertify_business
 from traceqr.services.shoppers import reports_for_business
 from traceqr.services.uploads import store_image
@@ -58,10 +59,13 @@ PROFILE_FIELDS = (
 def profile() -> Response | str:
     business = get_business(db_session(), business_id())
     form = ProfileForm(obj=business)
+    form.cluster_id.choices = cluster_choices(db_session(), business.province_code)
     if form.validate_on_submit():
         try:
             old_name = business.name
             apply_profile(business, {f: blank_to_none(form[f].data) for f in PROFILE_FIELDS})
+            picked = form.cluster_id.data or ""
+            choose_cluster(db_session(), business, int(picked) if picked.isdigit() else None)
             if business.name != old_name:  # the key certificates name the business
                 recertify_business(db_session(), state().keystore, business.id, now())
             upload = request.files.get("logo")

@@ -149,6 +149,13 @@ class ProfileForm(FlaskForm):
     province_code = SelectField(
         _l("Province or city"), choices=[], default="", widget=ProvinceSelect()
     )
+    cluster_id = SelectField(  # choices: the register, set by the view; the service checks
+        _l("Industrial park or cluster (from the register)"),
+        choices=[],
+        default="",
+        coerce=lambda value: "" if value is None else str(value),
+        validate_choice=False,
+    )
     cluster_name = StringField(_l("Industrial park or cluster"), [Optional(), Length(max=200)])
     phone = StringField(_l("Phone"), [Optional(), Length(max=30)])
     website = StringField(_l("Website"), [Optional(), Length(max=300)])
