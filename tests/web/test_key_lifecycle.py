@@ -226,3 +226,29 @@ def test_authority_officers_download_the_log_and_others_cannot(
     later = officer.get(url + f"?after={entries[-2].seq}", headers={"User-Agent": "audit-test"})
     assert len(later.get_data(as_text=True).splitlines()) == 1
     assert officer.get(url + "?after=x", headers={"User-Agent": "audit-test"}).status_code == 400
+
+
+def test_the_portal_shows_a_business_its_keys_status(app: Flask, state: AppState) -> None:
+    from sqlalchemy import select
+
+    from tests.web.portal_client import PortalClient
+    from traceqr.models import User
+
+    owner = PortalClient(app.test_client())
+    assert owner.signup("Gốm sứ Minh An", "owner@minhan.vn").endpoint == "portal.profile"
+    with state.database.session() as session:
+        business_id = session.scalar(
+            select(User.business_id).where(User.email == "owner@minhan.vn")
+        )
+        assert business_id is not None
+        kid = active_signing_key(session, business_id).kid
+    t = datetime(2026, 11, 20, 1, 0, tzinfo=UTC)
+    with state.database.session() as session:
+        compromise_key(
+            session, state.keystore, kid.hex(), at=t, reason="Lộ khóa", now=datetime.now(UTC)
+        )
+    page = owner.get("/portal/keys?lang=en")
+    assert page.status == 200
+    assert 'data-key-status="compromised"' in page.html
+    assert 'data-key-status="active"' in page.html
+    assert "compromised from 08:00 20/11/2026" in page.text and "Lộ khóa" in page.text

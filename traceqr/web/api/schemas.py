@@ -11,6 +11,8 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictInt, StrictStr
 
+from traceqr.domain.verification import Reason
+
 
 class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", strict=True)
@@ -222,7 +224,12 @@ class VerifyBatch(BaseModel):
 class VerifyOut(BaseModel):
     status: Status
     signature_valid: bool
-    reasons: list[str] = Field(description="Stable reason codes, most serious first")
+    reasons: list[str] = Field(
+        description="Stable reason codes, most serious first: "
+        + ", ".join(f"`{reason.value}`" for reason in Reason)
+        + ". `key_compromised`: signed by a key its operator declared compromised from a "
+        "time before this stamp was issued (or with no record at all): docs/keys.md"
+    )
     message: str = Field(description="The verdict in words, in the request's language")
     scans: ScanSummary
     checked_at: str
