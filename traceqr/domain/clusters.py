@@ -223,9 +223,9 @@ def clean_entry(values: dict[str, Any]) -> tuple[ClusterEntry | None, list[Entry
 
 
 def parse_register_csv(text: str) -> tuple[list[tuple[int, ClusterEntry]], list[LineProblem]]:
-    """Every entry of a register CSV with its line number, or every problem with its line
-    number (the header is line 1). Two lines naming the same cluster in the same province
-    are a problem too."""
+    """Every good entry of a register CSV and every problem, each with its line number
+    (the header is line 1). Two lines naming the same cluster in the same province are a
+    problem too. Callers store nothing when there is any problem."""
     if text.startswith("\ufeff"):
         text = text[1:]
     reader = csv.reader(io.StringIO(text))
@@ -316,7 +316,7 @@ def parse_register_csv(text: str) -> tuple[list[tuple[int, ClusterEntry]], list[
         )
     if not entries and not problems:
         problems.append(LineProblem(2, EntryProblem("file", N_("the file has no clusters"), {})))
-    return ([], problems) if problems else (entries, [])
+    return entries, problems
 
 
 def register_csv_rows(entries: list[ClusterEntry]) -> list[list[str]]:

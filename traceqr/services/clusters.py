@@ -140,7 +140,7 @@ def import_register(
         if codes and entry.province_code not in codes
     )
     if problems:
-        raise RegisterImportError(problems)
+        raise RegisterImportError(sorted(problems, key=lambda p: p.line))
     created = updated = 0
     for _line, entry in entries:
         existing = _same_name(session, entry, None)
