@@ -13,7 +13,8 @@
   var publicUrl = root.dataset.publicUrl;
   var staleAfterDays = parseInt(root.dataset.staleAfterDays || "7", 10);
   var STORE = "traceqr-offline-jwks";
-  var keySet = { keys: [], fetchedAt: null, source: null };
+  var ROOT_STORE = "traceqr-offline-root";
+  var keySet = { keys: [], rejected: [], fetchedAt: null, source: null };
 
   function $(id) {
     return document.getElementById(id);
@@ -110,25 +111,104 @@
       .then(useKeys);
   }
 
+  // ---- the operator's root: pinned on this device the first time ------------------------
+  // A key set is used only through the root: each business key needs a certificate from
+  // it. The first key set this device sees brings the root along (traceqr_root); it is
+  // kept, and later key sets must be certified by that same root (docs/keys.md).
+
+  function pinnedRoot() {
+    try {
+      var saved = JSON.parse(window.localStorage.getItem(ROOT_STORE) || "null");
+      if (saved && saved.document && V.parseRoots(saved.document).length) return saved;
+    } catch (e) {
+      // nothing usable saved
+    }
+    return null;
+  }
+
+  function pinRoot(document) {
+    var saved = { document: document, pinnedAt: new Date().toISOString() };
+    try {
+      window.localStorage.setItem(ROOT_STORE, JSON.stringify(saved));
+    } catch (e) {
+      // not saved: the root is pinned again from the next key set
+    }
+    return saved;
+  }
+
+  function rootsFor(document) {
+    var pinned = pinnedRoot();
+    var carried = V.embeddedRoots(document);
+    if (!pinned) {
+      if (!carried.length) return { roots: [], pinned: null, changed: false };
+      pinned = pinRoot(document.traceqr_root);
+    }
+    var roots = V.parseRoots(pinned.document);
+    var changed =
+      carried.length > 0 &&
+      !carried.some(function (c) {
+        return roots.some(function (r) {
+          return r.x === c.x;
+        });
+      });
+    return { roots: roots, pinned: pinned, changed: changed };
+  }
+
+  function showRoot(trust) {
+    var line = $("offline-root");
+    line.textContent = "";
+    root.dataset.rootChanged = trust.changed ? "true" : "false";
+    if (!trust.roots.length) {
+      root.dataset.rootKid = "";
+      line.textContent = texts.rootNone;
+      return Promise.resolve();
+    }
+    root.dataset.rootKid = trust.roots[0].kid;
+    return V.rootThumbprint(trust.roots[0]).then(function (thumbprint) {
+      var text = document.createElement("span");
+      text.textContent = fill(texts.rootPinned, {
+        kid: trust.roots[0].kid,
+        thumbprint: thumbprint || "—",
+        when: formatTime(new Date(trust.pinned.pinnedAt)),
+      });
+      line.appendChild(text);
+      if (trust.changed) {
+        var warning = document.createElement("strong");
+        warning.className = "stale";
+        warning.textContent = " " + texts.rootChanged;
+        line.appendChild(warning);
+      }
+    });
+  }
+
   function useKeys(loaded) {
     var status = $("offline-keys-status");
     status.textContent = "";
     if (!loaded) {
-      keySet = { keys: [], fetchedAt: null, source: null };
+      keySet = { keys: [], rejected: [], fetchedAt: null, source: null };
       status.textContent = texts.keysNone;
       root.dataset.keys = "none";
-      return;
+      return Promise.resolve();
     }
-    var keys = V.parseJwks(loaded.document);
+    var trust = rootsFor(loaded.document);
+    return Promise.all([V.certifiedKeys(loaded.document, trust.roots), showRoot(trust)]).then(function (done) {
+      showKeys(loaded, done[0]);
+    });
+  }
+
+  function showKeys(loaded, checked) {
+    var status = $("offline-keys-status");
+    var keys = checked.keys;
     var businesses = {};
     keys.forEach(function (key) {
       businesses[key.businessId !== null ? "id:" + key.businessId : "name:" + key.businessName] = true;
     });
     var fetchedAt = new Date(loaded.fetchedAt);
-    keySet = { keys: keys, fetchedAt: fetchedAt, source: loaded.source };
+    keySet = { keys: keys, rejected: checked.rejected, fetchedAt: fetchedAt, source: loaded.source };
     root.dataset.keys = loaded.source === "network" ? "network" : "cache";
     root.dataset.keysFetchedAt = fetchedAt.toISOString();
     root.dataset.keysCount = String(keys.length);
+    root.dataset.keysRejected = String(checked.rejected.length);
     var summary = document.createElement("span");
     summary.textContent = fill(texts.keysSummary, {
       count: keys.length,
@@ -140,6 +220,12 @@
     source.textContent = " " + (loaded.source === "network" ? texts.keysSourceNetwork : texts.keysSourceCache);
     status.appendChild(summary);
     status.appendChild(source);
+    if (checked.rejected.length) {
+      var rejected = document.createElement("span");
+      rejected.className = "stale";
+      rejected.textContent = " " + fill(texts.keysRejected, { count: checked.rejected.length });
+      status.appendChild(rejected);
+    }
     if (Date.now() - fetchedAt.getTime() > staleAfterDays * 86400000) {
       var stale = document.createElement("span");
       stale.className = "stale";
@@ -202,7 +288,7 @@
     var section = $("offline-result");
     var verdict = $("offline-verdict");
     var foreign = !!(result.host && result.host !== siteHost());
-    var tone = result.valid ? (foreign ? "warn" : "good") : "bad";
+    var tone = result.valid ? (foreign ? "warn" : "good") : result.uncertain ? "warn" : "bad";
     section.hidden = false;
     section.dataset.checks = String((parseInt(section.dataset.checks || "0", 10) || 0) + 1);
     section.dataset.result = result.valid ? "valid" : "invalid";
@@ -210,17 +296,25 @@
     section.dataset.host = result.host || "";
     section.dataset.foreign = foreign ? "true" : "false";
     verdict.className = "verdict verdict--" + tone;
-    $("offline-verdict-icon").textContent = result.valid ? (foreign ? "!" : "✓") : "✗";
+    section.dataset.uncertain = result.uncertain ? "true" : "false";
+    $("offline-verdict-icon").textContent = result.valid ? (foreign ? "!" : "✓") : result.uncertain ? "?" : "✗";
     $("offline-verdict-title").textContent = result.valid
       ? foreign
         ? texts.verdictValidForeign
         : texts.verdictValid
-      : texts.verdictInvalid;
+      : result.uncertain
+        ? texts.verdictUncertain
+        : texts.verdictInvalid;
     $("offline-verdict-reason").textContent = result.valid
       ? result.businessName
         ? fill(texts.validReason, { business: result.businessName })
         : texts.validReasonUnnamed
-      : reasonText(result.reason);
+      : result.reason === "key_compromised"
+        ? fill(texts.reasonKeyCompromised, {
+            when: formatTime(new Date(result.keyCompromisedAt)),
+            business: result.businessName || texts.businessUnnamed,
+          })
+        : reasonText(result.reason);
 
     var notice = $("offline-foreign");
     notice.hidden = !(result.valid && foreign);
@@ -233,11 +327,13 @@
     showRow("offline-gtin", signedItem ? result.gtin : null);
     showRow("offline-lot", signedItem ? result.lot : null);
     $("offline-kid").textContent = result.kid || "—";
-    $("offline-key-status").textContent = result.valid
-      ? result.keyStatus === "retired"
-        ? texts.statusRetired
-        : texts.statusActive
-      : "—";
+    $("offline-key-status").textContent = result.uncertain
+      ? texts.statusCompromised
+      : result.valid
+        ? result.keyStatus === "retired"
+          ? texts.statusRetired
+          : texts.statusActive
+        : "—";
     $("offline-host").textContent = result.host || (result.kid ? texts.hostNone : "—");
     $("offline-keys-used").textContent = keySet.fetchedAt
       ? fill(texts.keysUsed, { when: formatTime(keySet.fetchedAt) }) + " (" + formatAgo(keySet.fetchedAt) + ")"
@@ -279,7 +375,7 @@
   }
 
   function check(text) {
-    return V.verifyStamp(text, keySet.keys)
+    return V.verifyStamp(text, keySet.keys, { rejected: keySet.rejected })
       .then(show)
       .catch(function () {
         show({ valid: false, reason: "no_crypto" });

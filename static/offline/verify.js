@@ -7,7 +7,10 @@
 // …} — for version 2 also gtin (GTIN-14) and lot, both signed — or {valid: false, reason,
 // …} with the reasons of the spec: empty, too_long, bad_character, not_a_stamp_url,
 // bad_length, non_canonical, unknown_version, foreign_url (only when a publicUrl is given),
-// no_keys, unknown_key, bad_signature; and for version 2 (§9.5) unsigned_digital_link,
+// no_keys, unknown_key, bad_signature, uncertified_key (the kid is among
+// options.rejected: keys whose root certificate did not hold, see certifiedKeys) and
+// key_compromised (with uncertain: true: the key's certificate says it was compromised
+// from a time, and a stamp carries no issue time); and for version 2 (§9.5) unsigned_digital_link,
 // missing_key_id, missing_signature, duplicate_parameter, bad_key_id,
 // bad_signature_encoding, bad_serial, not_a_stamp_link, unsigned_data and the GS1 Digital
 // Link reasons bad_gtin, bad_order, bad_path, misplaced_ai, unknown_ai, duplicate_ai,
@@ -1011,11 +1014,148 @@
         key: key,
         businessId: typeof jwk.traceqr_business_id === "number" ? jwk.traceqr_business_id : null,
         businessName: typeof jwk.traceqr_business_name === "string" ? jwk.traceqr_business_name : null,
-        status: jwk.traceqr_status === "retired" ? "retired" : "active",
+        status: jwk.traceqr_status === "retired" || jwk.traceqr_status === "compromised" ? jwk.traceqr_status : "active",
         createdAt: typeof jwk.traceqr_created_at === "string" ? jwk.traceqr_created_at : null,
+        compromisedAt: typeof jwk.traceqr_compromised_at === "string" ? jwk.traceqr_compromised_at : null,
+        jwk: jwk,
       });
     });
     return keys;
+  }
+
+  // ---- the operator's root and key certificates (docs/keys.md) ----------------------------
+
+  // The root keys of a root document: a JWKS of root JWKs, or one JWK.
+  function parseRoots(document) {
+    var list = document && Array.isArray(document.keys) ? document.keys : document && typeof document === "object" ? [document] : [];
+    var roots = [];
+    list.forEach(function (jwk) {
+      if (!jwk || typeof jwk !== "object" || jwk.kty !== "OKP" || jwk.crv !== "Ed25519" || "d" in jwk) return;
+      if ((jwk.traceqr_role || "root") !== "root") return;
+      if (typeof jwk.kid !== "string" || !/^[0-9a-fA-F]{8}$/.test(jwk.kid)) return;
+      var key = base64UrlDecode(jwk.x);
+      if (!key || key.length !== 32) return;
+      roots.push({ kid: jwk.kid.toLowerCase(), key: key, x: jwk.x });
+    });
+    return roots;
+  }
+
+  // The root a key set carries with it: convenient for a first pin, proves nothing alone.
+  function embeddedRoots(document) {
+    return document && document.traceqr_root ? parseRoots(document.traceqr_root) : [];
+  }
+
+  // The RFC 7638 thumbprint of a root (what the operator prints for inspectors to compare).
+  function rootThumbprint(root) {
+    var canonical = '{"crv":"Ed25519","kty":"OKP","x":"' + root.x + '"}';
+    if (!subtle()) return Promise.resolve(null);
+    return subtle()
+      .digest("SHA-256", ascii(canonical))
+      .then(function (digest) {
+        var bytes = new Uint8Array(digest);
+        var alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+        var out = "";
+        for (var i = 0; i < bytes.length; i += 3) {
+          var n = (bytes[i] << 16) | ((bytes[i + 1] || 0) << 8) | (bytes[i + 2] || 0);
+          var chars = Math.min(4, Math.ceil(((bytes.length - i) * 8) / 6));
+          for (var j = 0; j < chars; j++) out += alphabet.charAt((n >> (18 - 6 * j)) & 63);
+        }
+        return out;
+      })
+      .catch(function () {
+        return null;
+      });
+  }
+
+  function jsonOf(bytes) {
+    if (!bytes) return null;
+    try {
+      return JSON.parse(new TextDecoder("utf-8", { fatal: true }).decode(bytes));
+    } catch (e) {
+      return null;
+    }
+  }
+
+  var CERT_STATUSES = setOf(["active", "retired", "compromised"]);
+
+  // The key as its certificate (traceqr_cert, a compact JWS by a root) states it, or a
+  // rejection with its reason. The facts come from the signed payload, never from the
+  // JWK's own traceqr_* members.
+  function checkCertificate(key, roots) {
+    var reject = function (why) {
+      return { key: null, kid: key.kid, reason: why };
+    };
+    var token = key.jwk && key.jwk.traceqr_cert;
+    if (typeof token !== "string") return Promise.resolve(reject("no_certificate"));
+    var parts = token.split(".");
+    if (parts.length !== 3) return Promise.resolve(reject("bad_certificate"));
+    var header = jsonOf(base64UrlDecode(parts[0]));
+    var claims = jsonOf(base64UrlDecode(parts[1]));
+    var signature = base64UrlDecode(parts[2]);
+    if (!header || !claims || !signature || signature.length !== 64) return Promise.resolve(reject("bad_certificate"));
+    if (header.alg !== "EdDSA" || header.typ !== "traceqr-key-cert+jws") return Promise.resolve(reject("bad_certificate"));
+    var signers = roots.filter(function (root) {
+      return typeof header.kid === "string" && root.kid === header.kid.toLowerCase();
+    });
+    if (!signers.length) return Promise.resolve(reject("other_root"));
+    var signingInput = ascii(parts[0] + "." + parts[1]);
+    return Promise.all(
+      signers.map(function (root) {
+        return ed25519Verify(root.key, signature, signingInput);
+      })
+    ).then(function (verdicts) {
+      if (verdicts.indexOf(true) < 0) return reject("other_root");
+      if (claims.v !== 1 || claims.kid !== key.kid || claims.x !== key.jwk.x) return reject("certificate_of_another_key");
+      if (!has(CERT_STATUSES, claims.status)) return reject("bad_certificate");
+      return {
+        key: {
+          kid: key.kid,
+          key: key.key,
+          businessId: typeof claims.business_id === "number" ? claims.business_id : null,
+          businessName: typeof claims.business_name === "string" ? claims.business_name : null,
+          status: claims.status,
+          createdAt: typeof claims.valid_from === "string" ? claims.valid_from : null,
+          compromisedAt: typeof claims.compromised_at === "string" ? claims.compromised_at : null,
+          compromiseReason: typeof claims.compromise_reason === "string" ? claims.compromise_reason : null,
+          certifiedAt: typeof claims.certified_at === "string" ? claims.certified_at : null,
+          certified: true,
+        },
+        kid: key.kid,
+        reason: null,
+      };
+    });
+  }
+
+  // The business keys of a key set that a root in ``roots`` certified, and the others with
+  // why they were left out: {keys: [...], rejected: [{kid, reason}]}.
+  function certifiedKeys(document, roots) {
+    var keys = parseJwks(document);
+    if (!roots || !roots.length) {
+      return Promise.resolve({
+        keys: [],
+        rejected: keys.map(function (key) {
+          return { kid: key.kid, reason: "no_root" };
+        }),
+      });
+    }
+    return Promise.all(
+      keys.map(function (key) {
+        return checkCertificate(key, roots);
+      })
+    ).then(function (checked) {
+      return {
+        keys: checked.filter(function (c) {
+          return c.key;
+        }).map(function (c) {
+          return c.key;
+        }),
+        rejected: checked.filter(function (c) {
+          return !c.key;
+        }).map(function (c) {
+          return { kid: c.kid, reason: c.reason };
+        }),
+      };
+    });
   }
 
   // ---- Ed25519 --------------------------------------------------------------------------
@@ -1139,7 +1279,11 @@
       result.signatureText = base32Encode(stamp.signature);
     }
     var keys = parseJwks(jwks);
-    if (!keys.length) {
+    var rejected = (options && options.rejected) || [];
+    var leftOut = rejected.some(function (r) {
+      return r.kid === kid;
+    });
+    if (!keys.length && !leftOut) {
       result.reason = "no_keys";
       result.message = "no key set to check against";
       return Promise.resolve(result);
@@ -1147,6 +1291,11 @@
     var candidates = keys.filter(function (key) {
       return key.kid === kid;
     });
+    if (!candidates.length && leftOut) {
+      result.reason = "uncertified_key";
+      result.message = "key " + kid + " is not vouched for by the root key";
+      return Promise.resolve(result);
+    }
     if (!candidates.length) {
       result.reason = "unknown_key";
       result.message = "no key " + kid + " in the key set";
@@ -1169,6 +1318,16 @@
       result.businessName = key.businessName;
       result.businessId = key.businessId;
       result.keyStatus = key.status;
+      if (key.compromisedAt) {
+        // A stamp carries no issue time: offline, a stamp of a key compromised from T may
+        // be a genuine one from before T, or not. Never "valid"; the online check decides.
+        result.valid = false;
+        result.signatureValid = true;
+        result.uncertain = true;
+        result.reason = "key_compromised";
+        result.keyCompromisedAt = key.compromisedAt;
+        result.message = "the key was reported compromised from " + key.compromisedAt + ": check online";
+      }
       return result;
     });
   }
@@ -1187,6 +1346,10 @@
     serialText: serialText,
     shortCode: shortCode,
     parseJwks: parseJwks,
+    parseRoots: parseRoots,
+    embeddedRoots: embeddedRoots,
+    rootThumbprint: rootThumbprint,
+    certifiedKeys: certifiedKeys,
     ed25519Verify: ed25519Verify,
     backend: backend,
     setBackend: setBackend,
