@@ -422,8 +422,14 @@ def reconcile(url: str, public_url: str) -> tuple[list[tuple[str, str, str, bool
                 )
             total_claimed += claimed
             total_rows += count
+        doubtful = sum(LEDGER.doubtful_issues.values())
         rows.append(
-            ("stamps issued", f"{total_claimed:,}", f"{total_rows:,}", stamp_ok),
+            (
+                "stamps issued",
+                f"{total_claimed:,} (+{doubtful:,} in doubt)",
+                f"{total_rows:,}",
+                stamp_ok,
+            )
         )
 
         # Checks: per stamp, answered checks == scan rows == scan_count (+ those in doubt).

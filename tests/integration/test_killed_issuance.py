@@ -13,6 +13,7 @@ import threading
 import time
 import uuid
 from collections.abc import Callable, Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -21,9 +22,11 @@ from sqlalchemy import func, select, text
 
 from tests.conftest import Api
 from tests.servers import Process, Server, service_env
-from traceqr.db import Database
+from traceqr.db import Database, upgrade_schema
 from traceqr.models import Batch, Job, Stamp
+from traceqr.services.businesses import create_business
 from traceqr.services.job_leases import ORPHANED_MESSAGE
+from traceqr.state import AppState
 
 pytestmark = pytest.mark.slow
 
@@ -31,17 +34,40 @@ REDIS_URL = os.environ.get("TRACEQR_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
 
 
 @pytest.fixture
-def probe(database_url: str) -> Iterator[Database]:
-    database = Database(database_url)
+def kill_database_url(database_url: str, tmp_path: Path) -> str:
+    """PostgreSQL: the run's test database. SQLite: a file of this test's own, so that the
+    growth of its WAL shows this test's writes alone."""
+    if not database_url.startswith("sqlite"):
+        return database_url
+    url = f"sqlite:///{tmp_path / 'kill.sqlite3'}"
+    database = Database(url)
+    upgrade_schema(database)
+    database.dispose()
+    return url
+
+
+@pytest.fixture
+def probe(kill_database_url: str) -> Iterator[Database]:
+    database = Database(kill_database_url)
     yield database
     database.dispose()
 
 
 @pytest.fixture
-def setup(make_app: Any, make_business: Any) -> tuple[str, int]:
+def setup(make_app: Any, kill_database_url: str) -> tuple[str, int]:
     """A business's API key and an empty batch, written through the app as usual."""
-    app = make_app()
-    owner = make_business("Hợp tác xã gốm")
+    app = make_app(database_url=kill_database_url)
+    state = AppState.of(app)
+    with state.database.session() as session:
+        owner = create_business(
+            session,
+            state.keystore,
+            name="Hợp tác xã gốm",
+            email=f"gom-{uuid.uuid4().hex[:6]}@example.vn",
+            password=None,
+            now=datetime.now(UTC),
+            profile={},
+        )
     batch = Api(app.test_client(), owner.api_key).batch()
     return owner.api_key, batch["id"]
 
@@ -102,10 +128,14 @@ def post_in_background(server: Server, path: str, body: Any, api_key: str) -> di
 
 
 def test_killing_the_server_mid_issuance_leaves_no_partial_batch(
-    setup: tuple[str, int], database_url: str, instance_path: Path, probe: Database, tmp_path: Path
+    setup: tuple[str, int],
+    kill_database_url: str,
+    instance_path: Path,
+    probe: Database,
+    tmp_path: Path,
 ) -> None:
     api_key, batch_id = setup
-    env = service_env(database_url, instance_path)
+    env = service_env(kill_database_url, instance_path)
     server = Server(env, tmp_path / "server1.log")
     try:
         baseline = wal_size(probe) if probe.engine.dialect.name == "sqlite" else 0
@@ -161,10 +191,14 @@ def start_job(server: Server, batch_id: int, count: int, api_key: str) -> int:
 
 
 def test_a_background_job_killed_with_its_server_fails_visibly_and_leaves_nothing(
-    setup: tuple[str, int], database_url: str, instance_path: Path, probe: Database, tmp_path: Path
+    setup: tuple[str, int],
+    kill_database_url: str,
+    instance_path: Path,
+    probe: Database,
+    tmp_path: Path,
 ) -> None:
     api_key, batch_id = setup
-    env = service_env(database_url, instance_path)
+    env = service_env(kill_database_url, instance_path)
     server = Server(env, tmp_path / "server1.log")
     try:
         baseline = wal_size(probe) if probe.engine.dialect.name == "sqlite" else 0
@@ -207,7 +241,7 @@ def queue_name() -> str:
 
 def test_a_queue_worker_killed_mid_job_leaves_nothing_and_the_job_fails(
     setup: tuple[str, int],
-    database_url: str,
+    kill_database_url: str,
     instance_path: Path,
     probe: Database,
     tmp_path: Path,
@@ -215,7 +249,7 @@ def test_a_queue_worker_killed_mid_job_leaves_nothing_and_the_job_fails(
 ) -> None:
     api_key, batch_id = setup
     env = service_env(
-        database_url, instance_path, TRACEQR_QUEUE_URL=REDIS_URL, TRACEQR_QUEUE_NAME=queue_name
+        kill_database_url, instance_path, TRACEQR_QUEUE_URL=REDIS_URL, TRACEQR_QUEUE_NAME=queue_name
     )
     server = Server(env, tmp_path / "server.log")
     worker = Process([sys.executable, "-m", "traceqr", "worker"], env, tmp_path / "worker1.log")

@@ -27,6 +27,7 @@ from typing import Any
 from sqlalchemy import select, text, update
 from sqlalchemy.engine import Connection, Engine
 
+from traceqr.errors import N_
 from traceqr.models import Job
 
 # The first key of PostgreSQL's two-key advisory locks: 'TQ' + 'jb', so that our locks
@@ -35,7 +36,7 @@ ADVISORY_NAMESPACE = 0x54516A62
 # A job committed as queued gets its lease a moment later (when the runner takes it): give
 # it this long before calling a leaseless queued job orphaned.
 QUEUED_GRACE = timedelta(seconds=60)
-ORPHANED_MESSAGE = (
+ORPHANED_MESSAGE = N_(
     "the job was interrupted (its process stopped) before it finished; "
     "no stamps were issued: issue them again"
 )
