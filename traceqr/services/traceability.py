@@ -589,7 +589,7 @@ def find_partner(session: Session, value: Any) -> Business:
     partner = None
     if text.isdigit() and len(text) <= 9:
         partner = session.get(Business, int(text))
-    if partner is None and text:
+    if partner is None and text and all(ch in "0123456789-" for ch in text):
         partner = session.scalar(select(Business).where(Business.tax_code == text.replace("-", "")))
     if partner is None:
         raise ValidationError(N_("no business on TraceQR has this id or tax code"), field="partner")

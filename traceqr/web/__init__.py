@@ -24,7 +24,7 @@ from traceqr.web import (
 )
 from traceqr.web.audit_actor import request_actor
 from traceqr.web.context import close_db_session
-from traceqr.web.converters import IdConverter
+from traceqr.web.converters import BigIdConverter, IdConverter
 from traceqr.web.wording import template_helpers
 
 
@@ -36,6 +36,7 @@ def init_web(app: Flask) -> None:
             app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops, x_port=hops
         )
     app.url_map.converters["id"] = IdConverter
+    app.url_map.converters["bigid"] = BigIdConverter
     app.url_map.strict_slashes = False
     i18n.init_app(app)
     security.init_app(app)

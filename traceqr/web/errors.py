@@ -7,7 +7,7 @@ import logging
 from flask import Flask, Response, current_app, g, jsonify, render_template, request
 from flask_babel import gettext as _
 from pydantic import ValidationError as PydanticValidationError
-from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import DataError, OperationalError
 from werkzeug.exceptions import HTTPException
 
 from traceqr.errors import TraceQRError
@@ -102,11 +102,24 @@ def handle_database_down(error: Exception) -> Response | tuple[str, int]:
     return response
 
 
+def handle_unstorable_value(error: DataError) -> Response:
+    """A value the database refuses (a number past its column's range, a NUL character in
+    text): bad input that got past validation. It is the client's to fix, so a 400, never a
+    500; the log keeps what the database said, to add the missing check."""
+    log.warning("the database refused a value: %s", str(error.orig).splitlines()[0][:300])
+    message = _("A value is out of range or holds a character that cannot be stored.")
+    if wants_json():
+        return json_error(400, "invalid_input", message)
+    page, status = _page_error(400, _("Something is wrong"), message)
+    return Response(page, status=status, mimetype="text/html")
+
+
 def init_app(app: Flask) -> None:
     app.register_error_handler(TraceQRError, handle_traceqr_error)
     app.register_error_handler(HTTPException, handle_http_exception)
     app.register_error_handler(PydanticValidationError, handle_validation)
     app.register_error_handler(OperationalError, handle_database_down)
+    app.register_error_handler(DataError, handle_unstorable_value)
     try:  # the COPY path talks to psycopg directly, so its errors arrive unwrapped
         from psycopg import OperationalError as DriverOperationalError
     except ImportError:  # pragma: no cover - psycopg ships with TraceQR

@@ -60,7 +60,7 @@ def _id(name: str) -> dict[str, Any]:
         "name": name,
         "in": "path",
         "required": True,
-        "schema": {"type": "integer", "minimum": 1, "maximum": 999_999_999_999_999_999},
+        "schema": {"type": "integer", "minimum": 1, "maximum": 2_147_483_647},
     }
 
 

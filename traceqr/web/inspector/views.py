@@ -163,7 +163,7 @@ def photo() -> Response | str:
 # --- flags -----------------------------------------------------------------------------------
 
 
-@blueprint.post("/stamps/<id:stamp_id>/flag")
+@blueprint.post("/stamps/<bigid:stamp_id>/flag")
 @inspector_required
 def flag_stamp(stamp_id: int) -> Response:
     form = ReasonForm()
@@ -297,7 +297,7 @@ def case_add_batch(case_id: int, batch_id: int) -> Response:
     return redirect(url_for("inspector.case", case_id=case_id))
 
 
-@blueprint.post("/cases/<id:case_id>/add-stamp/<id:stamp_id>")
+@blueprint.post("/cases/<id:case_id>/add-stamp/<bigid:stamp_id>")
 @inspector_required
 def case_add_stamp_id(case_id: int, stamp_id: int) -> Response:
     if ConfirmForm().validate_on_submit():
