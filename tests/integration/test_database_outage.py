@@ -12,7 +12,7 @@ from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import quote, urlsplit
 
 import pytest
 from flask import Flask
@@ -20,6 +20,7 @@ from flask.testing import FlaskClient
 
 from tests.conftest import PUBLIC_URL, Api
 from tests.private_postgres import PrivatePostgres
+from tests.servers import Server, descendants, service_env
 from tests.web.portal_client import PortalClient
 from traceqr import create_app
 from traceqr.db import upgrade_schema
@@ -135,3 +136,52 @@ def test_the_database_stopping_and_starting_again(
     assert verified["status"] == "genuine"
     assert verified["scans"]["count"] == 6
     assert api.issue(batch["id"], 2)["first_seq"] == 4
+
+
+def test_gunicorn_workers_survive_an_outage_and_serve_again(
+    outage_app: Flask, postgres: PrivatePostgres, tmp_path: Path
+) -> None:
+    """The same, through a real gunicorn with two workers: no worker dies, no 500."""
+    state = AppState.of(outage_app)
+    with state.database.session() as session:
+        owner = create_business(
+            session,
+            state.keystore,
+            name="Cơ sở nước mắm",
+            email="nuocmam@example.vn",
+            password=None,
+            now=datetime.now(UTC),
+            profile={},
+        )
+    api = Api(outage_app.test_client(), owner.api_key)
+    batch = api.batch()
+    api.issue(batch["id"], 2)
+    stamp_path = path_of(api.stamp_urls(batch["id"])[0])
+    state.database.dispose()
+
+    env = service_env(postgres.url, state.settings.instance_path)
+    server = Server(env, tmp_path / "gunicorn.log", workers=2)
+    try:
+        workers_before = sorted(descendants(server.popen.pid))
+        verify = f"/api/v1/verify?q={quote(PUBLIC_URL + stamp_path, safe='')}"
+        assert server.request("GET", stamp_path)[0] == 200
+
+        postgres.stop()
+        for _ in range(3):
+            assert server.request("GET", stamp_path)[0] == 503
+            status, body = server.request("GET", verify)
+            assert (status, body["error"]["code"]) == (503, "unavailable")
+            status, body = server.request("GET", "/healthz")
+            assert (status, body["status"]) == (503, "unavailable")
+
+        postgres.start()
+        status, body = server.request("GET", verify)
+        assert status == 200 and body["status"] == "genuine"
+        assert body["scans"]["count"] == 2  # the page before the outage, and this one
+        assert server.request("GET", stamp_path)[0] == 200
+        assert server.request("GET", "/healthz") == (200, {"status": "ok", "database": "ok"})
+        assert sorted(descendants(server.popen.pid)) == workers_before, "no worker restarted"
+    finally:
+        server.stop()
+    log = server.log()
+    assert "Traceback" not in log and "WORKER TIMEOUT" not in log, log
