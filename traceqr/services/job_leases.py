@@ -79,19 +79,21 @@ class _SharedLockConnection:
             if connection is None:
                 return
             try:
-                if self.held:
-                    connection.execute(
-                        text("SELECT pg_advisory_unlock(:ns, :id)"),
-                        {"ns": ADVISORY_NAMESPACE, "id": job_id},
-                    )
-                    connection.commit()
-                else:
+                # Unlock explicitly: closing only returns the connection to the pool, where
+                # its session (and a session lock) would live on.
+                connection.execute(
+                    text("SELECT pg_advisory_unlock(:ns, :id)"),
+                    {"ns": ADVISORY_NAMESPACE, "id": job_id},
+                )
+                connection.commit()
+                if not self.held:
                     self.connection = None
-                    connection.close()  # ends the session: its locks go with it
+                    connection.close()
             except Exception:
                 # The connection is broken, so the server has dropped its locks already.
                 self.connection = None
                 connection.invalidate()
+                connection.close()
 
 
 _shared: weakref.WeakKeyDictionary[Engine, _SharedLockConnection] = weakref.WeakKeyDictionary()
