@@ -222,9 +222,25 @@ def test_a_damaged_backup_or_the_wrong_master_key_restores_nothing(
     assert "no master key" in result.stderr
     assert not (target / "master.key").exists(), "a restore never invents a master key"
 
+    # Made by a newer TraceQR: a schema revision this one does not know.
+    future = tmp_path / "future.tar.gz"
+    with tarfile.open(archive) as tar, tarfile.open(future, "w:gz") as out:
+        for member in tar.getmembers():
+            data = tar.extractfile(member).read()  # type: ignore[union-attr]
+            if member.name == "manifest.json":
+                manifest = json.loads(data)
+                manifest["schema_revision"] = "0999_from_the_future"
+                data = json.dumps(manifest).encode()
+                member.size = len(data)
+            out.addfile(member, io.BytesIO(data))
+    shutil.copy(source / "master.key", target / "master.key")
+    result = run(target_env, "restore", str(future))
+    assert result.exit_code == 1
+    assert "schema revision '0999_from_the_future' is unknown" in result.stderr
+    assert sorted(p.name for p in target.iterdir()) == ["master.key"], "nothing written"
+
     not_a_backup = tmp_path / "notes.tar.gz"
     with tarfile.open(not_a_backup, "w:gz") as tar:
         tar.add(source / "keystore", arcname="keystore")
-    shutil.copy(source / "master.key", target / "master.key")
     result = run(target_env, "restore", str(not_a_backup))
     assert result.exit_code == 1 and "no readable manifest" in result.stderr

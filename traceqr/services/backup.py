@@ -317,6 +317,8 @@ def _unpack(archive_path: Path, work: Path) -> dict[str, Any]:
 
 
 def _database_is_empty(database: Database) -> bool:
+    if database.engine.dialect.name == "sqlite" and not _sqlite_path(database).exists():
+        return True  # and connecting would create the file: a refused restore writes nothing
     present = set(inspect(database.engine).get_table_names())
     if "businesses" not in present:
         return True
