@@ -317,3 +317,30 @@ def test_reports_are_limited_per_client(limited_app: Callable[..., Flask]) -> No
     assert [client.post("/report?code=ABC", data=data).status_code for _ in range(2)] == [200] * 2
     assert client.get("/report?code=ABC").status_code == 200  # reading the form is free
     assert_limited(client.post("/report?code=ABC", data=data))
+
+
+# --- the shared store down --------------------------------------------------------------------
+
+
+def closed_port() -> int:
+    import socket
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def test_with_redis_down_pages_answer_and_limits_count_in_memory(make_app: Any) -> None:
+    app = make_app(
+        rate_limits_enabled=True,
+        rate_limit_storage=f"redis://127.0.0.1:{closed_port()}/0",
+        verify_rate_limit="2 per minute",
+        api_auth_failure_rate_limit="2 per minute",
+    )
+    client = app.test_client()
+    assert [client.get("/S/ABC").status_code for _ in range(2)] == [200, 200]
+    assert_limited(client.get("/api/v1/verify?q=x"), json=True)
+    wrong = {"Authorization": "Bearer tqr_" + "x" * 43}
+    statuses = [client.get("/api/v1/facilities", headers=wrong).status_code for _ in range(2)]
+    assert statuses == [401, 401]
+    assert_limited(client.get("/api/v1/facilities", headers=wrong), json=True)

@@ -18,6 +18,7 @@ benchmarks can turn them off (``TRACEQR_RATE_LIMITS=off``). See docs/security.md
 from __future__ import annotations
 
 import hashlib
+import logging
 import math
 import time
 from collections.abc import Callable
@@ -27,6 +28,8 @@ from flask import Flask, Response, request
 from flask_limiter import Limiter
 from flask_limiter.util import get_remote_address
 from limits import RateLimitItem, parse_many
+from limits.storage import MemoryStorage
+from limits.strategies import MovingWindowRateLimiter, RateLimiter
 from werkzeug.exceptions import TooManyRequests
 
 from traceqr.config import Settings
@@ -34,6 +37,7 @@ from traceqr.domain.stamp_format import StampFormatError, parse_scanned_text
 from traceqr.web.context import state
 
 F = TypeVar("F", bound=Callable[..., Any])
+log = logging.getLogger(__name__)
 _LIMIT_ATTRIBUTE = "_traceqr_rate_limit"
 
 
@@ -74,14 +78,41 @@ def _claimed_stamp() -> str:
 class ApiKeyGuard:
     """Counts API calls refused for a wrong key, per client address, and refuses that
     address once it has made too many. Flask-Limiter's view limits run after the API's
-    authentication, which turns a wrong key away first, so this guard runs before it."""
+    authentication, which turns a wrong key away first, so this guard runs before it.
+
+    Like Flask-Limiter's own limits, it counts in this process's memory while the shared
+    store (Redis) does not answer, and tries the store again after ``RETRY_AFTER`` seconds.
+    """
 
     scope = "api_auth_failure"
+    RETRY_AFTER = 30.0
 
     def __init__(self, limiter: Limiter, limits: list[RateLimitItem], prefix: str) -> None:
         self.limiter = limiter
         self.limits = limits
         self.prefix = prefix
+        self.fallback = MovingWindowRateLimiter(MemoryStorage())
+        self.store_down_since: float | None = None
+
+    def _strategy(self) -> RateLimiter:
+        down = self.store_down_since
+        if down is not None and time.monotonic() - down < self.RETRY_AFTER:
+            return self.fallback
+        return self.limiter.limiter
+
+    def _call(self, method: str, item: RateLimitItem) -> Any:
+        strategy = self._strategy()
+        try:
+            result = getattr(strategy, method)(item, *self._key())
+        except Exception as error:  # the shared store is down: count here meanwhile
+            if strategy is self.fallback:
+                raise
+            log.warning("rate-limit store unreachable, counting in memory: %s", error)
+            self.store_down_since = time.monotonic()
+            return getattr(self.fallback, method)(item, *self._key())
+        if strategy is not self.fallback:
+            self.store_down_since = None
+        return result
 
     def _key(self) -> tuple[str, str, str]:
         return (self.prefix, self.scope, get_remote_address())
@@ -99,8 +130,8 @@ class ApiKeyGuard:
         if not self._applies():
             return
         for item in self.limits:
-            if not self.limiter.limiter.test(item, *self._key()):
-                reset, _remaining = self.limiter.limiter.get_window_stats(item, *self._key())
+            if not self._call("test", item):
+                reset, _remaining = self._call("get_window_stats", item)
                 raise TooManyRequests(
                     "too many requests with a wrong API key from this address",
                     retry_after=max(1, math.ceil(reset - time.time())),
@@ -109,7 +140,7 @@ class ApiKeyGuard:
     def after(self, response: Response) -> Response:
         if response.status_code == 401 and self._applies():
             for item in self.limits:
-                self.limiter.limiter.hit(item, *self._key())
+                self._call("hit", item)
         return response
 
 
@@ -122,6 +153,13 @@ def init_app(app: Flask, settings: Settings) -> None:
         headers_enabled=True,
         strategy="moving-window",
         key_prefix=settings.rate_limit_prefix,
+        # Redis down must not take verification down: count in memory meanwhile.
+        in_memory_fallback_enabled=True,
+        storage_options=(
+            {"socket_connect_timeout": 1, "socket_timeout": 1}
+            if settings.rate_limit_storage.startswith(("redis://", "rediss://"))
+            else {}
+        ),
     )
     # kind: [(limit, key, methods, scope)]: one bucket per scope, so the stamp page and
     # the verify API share one allowance.
