@@ -10,6 +10,8 @@ parameters, event times, input-lot lists, tax codes and EPCIS documents.
 
 from __future__ import annotations
 
+import csv
+import io
 import json
 import string
 from datetime import UTC, date, datetime
@@ -19,6 +21,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from traceqr.domain.clusters import parse_register_csv
 from traceqr.domain.dates import format_vn_date, parse_label_date, parse_typed_date
 from traceqr.domain.epcis import EpcisError, import_document, parse_time
 from traceqr.domain.gs1 import GS1Error, ai_date, normalize_gtin
@@ -309,3 +312,71 @@ def test_hostile_epcis_texts_are_refused_clearly(text: bytes) -> None:
     with pytest.raises(EpcisError) as caught:
         import_document(text, now=NOW)
     a_domain_error(caught.value)
+
+
+# --- the register of industrial parks and clusters (authority CSV import) ----------------------
+
+REGISTER_CELLS = st.one_of(
+    st.sampled_from(
+        [
+            "",
+            "KCN Thăng Long",
+            "Cụm công nghiệp Phú Thị",
+            "park",
+            "cluster",
+            "kcn",
+            "ha-noi",
+            "Hà Nội",
+            "bac-ninh",
+            "Xã Bát Tràng",
+            "12.5",
+            "-3",
+            "nan",
+            "1e400",
+            "operating",
+            "planned",
+            '"',
+            "a,b",
+            "dòng\nmới",
+            "\0",
+        ]
+    ),
+    st.text(max_size=10),
+)
+
+
+REGISTER_HEADERS = ["name", "Tên", "kind", "loai", "province", "Tỉnh", "commune", "area_ha"]
+REGISTER_HEADERS += ["status", "x", ""]
+
+
+@st.composite
+def register_texts(draw: st.DrawFn) -> str:
+    header = draw(
+        st.lists(
+            st.sampled_from(REGISTER_HEADERS),
+            min_size=1,
+            max_size=7,
+        )
+    )
+    rows = draw(st.lists(st.lists(REGISTER_CELLS, max_size=len(header) + 1), max_size=4))
+    out = io.StringIO()
+    writer = csv.writer(out)
+    writer.writerow(header)
+    writer.writerows(rows)
+    text = out.getvalue()
+    if draw(st.booleans()):
+        cut = draw(st.integers(0, len(text)))
+        text = text[:cut] + draw(st.sampled_from(['"', "\r", ",", "\n", "\ufeff"])) + text[cut:]
+    return text
+
+
+@settings(max_examples=200)
+@given(register_texts() | st.text(max_size=80))
+def test_any_register_csv_gives_entries_or_problems_with_their_lines(text: str) -> None:
+    entries, problems = parse_register_csv(text)
+    for line, entry in entries:
+        assert line >= 2 and entry.name and entry.province_code
+    for problem in problems:
+        assert problem.line >= 1
+        assert problem.problem.field and problem.problem.template
+        assert problem.problem.template % problem.problem.params  # its message can be shown
