@@ -21,6 +21,8 @@ down_revision = "0006"
 branch_labels = None
 depends_on = None
 
+WARNINGS = "status IN ('suspicious', 'invalid', 'unregistered')"
+
 
 def upgrade() -> None:
     op.create_table(
@@ -70,6 +72,9 @@ def upgrade() -> None:
             batch_op.f("fk_businesses_cluster_id_clusters"), "clusters", ["cluster_id"], ["id"]
         )
 
+    with op.batch_alter_table("scan_daily", schema=None) as batch_op:
+        batch_op.create_index("ix_scan_daily_day", ["day"], unique=False)
+
     with op.batch_alter_table("scans", schema=None) as batch_op:
         batch_op.create_index(
             "ix_scans_unattributed_time",
@@ -78,15 +83,29 @@ def upgrade() -> None:
             sqlite_where=sa.text("business_id IS NULL"),
             postgresql_where=sa.text("business_id IS NULL"),
         )
+        batch_op.create_index(
+            "ix_scans_warnings_time",
+            ["scanned_at"],
+            unique=False,
+            sqlite_where=sa.text(WARNINGS),
+            postgresql_where=sa.text(WARNINGS),
+        )
 
 
 def downgrade() -> None:
     with op.batch_alter_table("scans", schema=None) as batch_op:
         batch_op.drop_index(
+            "ix_scans_warnings_time",
+            sqlite_where=sa.text(WARNINGS),
+            postgresql_where=sa.text(WARNINGS),
+        )
+        batch_op.drop_index(
             "ix_scans_unattributed_time",
             sqlite_where=sa.text("business_id IS NULL"),
             postgresql_where=sa.text("business_id IS NULL"),
         )
+    with op.batch_alter_table("scan_daily", schema=None) as batch_op:
+        batch_op.drop_index("ix_scan_daily_day")
     with op.batch_alter_table("businesses", schema=None) as batch_op:
         batch_op.drop_constraint(
             batch_op.f("fk_businesses_cluster_id_clusters"), type_="foreignkey"
