@@ -3,7 +3,9 @@ Content-Security-Policy needs no 'unsafe-inline'."""
 
 from __future__ import annotations
 
-from flask import Flask, Response, current_app, request
+from flask import Flask, Response, current_app, render_template, request
+from flask_babel import gettext as _
+from flask_wtf.csrf import CSRFError
 
 CONTENT_SECURITY_POLICY = "; ".join(
     [
@@ -45,3 +47,16 @@ def init_app(app: Flask) -> None:
     app.config.setdefault("REMEMBER_COOKIE_SAMESITE", "Lax")
     app.config.setdefault("REMEMBER_COOKIE_SECURE", app.config.get("SESSION_COOKIE_SECURE"))
     app.after_request(add_security_headers)
+    app.register_error_handler(CSRFError, refuse_without_csrf_token)
+
+
+def refuse_without_csrf_token(error: CSRFError) -> Response:
+    """A form sent without its token, with another session's, or one too old: most often
+    a page left open too long. Say so in the page's language, not the library's English."""
+    title = _("This form has expired")
+    message = _(
+        "For your safety a form works only for a while, and only in the browser that "
+        "opened it. Go back, reload the page and send the form again."
+    )
+    page = render_template("error.html", status=400, title=title, message=message)
+    return Response(page, status=400, mimetype="text/html")
