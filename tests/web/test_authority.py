@@ -470,3 +470,30 @@ def test_the_cli_creates_an_authority_and_imports_the_register(
     assert '{"created": 3, "updated": 0}' in imported.output
     exported = runner.invoke(main, ["clusters", "export"])
     assert "Khu công nghiệp Quế Võ,park,bac-ninh,Phường Quế Võ,611,operating" in exported.output
+
+
+def test_renaming_a_cluster_renames_it_for_its_businesses(app: Flask, world: World) -> None:
+    hanoi = official(app, "sct@hanoi.gov.vn", ["ha-noi"])
+    with AppState.of(app).database.session() as session:
+        bat_trang = session.scalar(
+            select(Cluster.id).where(Cluster.name == "Cụm công nghiệp làng nghề Bát Tràng")
+        )
+    form = hanoi.get(f"/authority/register/{bat_trang}")
+    assert '<option selected value="ha-noi">' in form.html or 'value="ha-noi" selected' in form.html
+    assert 'value="16.5"' in form.html
+    saved = hanoi.post(
+        f"/authority/register/{bat_trang}",
+        {
+            "name": "Cụm công nghiệp làng nghề gốm sứ Bát Tràng",
+            "kind": "cluster",
+            "province": "ha-noi",
+            "commune": "Xã Bát Tràng",
+            "area_ha": "16.5",
+            "status": "operating",
+        },
+    )
+    assert saved.endpoint == "authority.clusters", saved.errors
+    stamp = world.hanoi_api.verify(world.hanoi_stamps[0])
+    assert stamp["status"] == "genuine"
+    page = PortalClient(app.test_client()).get(world.hanoi_stamps[0])
+    assert "Cụm công nghiệp làng nghề gốm sứ Bát Tràng" in page.text
