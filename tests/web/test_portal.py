@@ -130,9 +130,9 @@ def test_a_forgotten_password_is_reset_through_a_link_in_the_log(
         page = stranger.post("/portal/forgot", {"email": "owner@minhan.vn"})
         unknown = stranger.post("/portal/forgot", {"email": "nobody@minhan.vn"})
     assert page.flashes == unknown.flashes  # no hint whether the address has an account
-    links = re.findall(r"http://localhost/portal/reset/\S+", caplog.text)
+    links = re.findall(r"https://traceqr\.example\.vn/portal/reset/\S+", caplog.text)
     assert len(links) == 1
-    path = links[0].removeprefix("http://localhost")
+    path = links[0].removeprefix("https://traceqr.example.vn")
     page = stranger.post(
         path, {"password": "a brand new password", "confirm": "a brand new password"}
     )
@@ -393,7 +393,7 @@ def invite_staff(app: Flask, owner: PortalClient, caplog: pytest.LogCaptureFixtu
             "/portal/team", {"email": "staff@minhan.vn", "name": "Lan", "role": "staff"}
         )
     assert page.flashes == ["Đã gửi lời mời tới staff@minhan.vn."]
-    link = re.findall(r"http://localhost(/portal/invite/\S+)", caplog.text)[-1]
+    link = re.findall(r"https://traceqr\.example\.vn(/portal/invite/\S+)", caplog.text)[-1]
     staff = PortalClient(app.test_client())
     page = staff.post(link, {"password": "staff password 1", "confirm": "staff password 1"})
     assert page.endpoint == "portal.dashboard"

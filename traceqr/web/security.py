@@ -3,9 +3,13 @@ Content-Security-Policy needs no 'unsafe-inline'."""
 
 from __future__ import annotations
 
-from flask import Flask, Response, current_app, render_template, request
+from urllib.parse import urlsplit
+
+from flask import Flask, Response, current_app, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_wtf.csrf import CSRFError
+
+from traceqr.state import AppState
 
 CONTENT_SECURITY_POLICY = "; ".join(
     [
@@ -60,3 +64,11 @@ def refuse_without_csrf_token(error: CSRFError) -> Response:
     )
     page = render_template("error.html", status=400, title=title, message=message)
     return Response(page, status=400, mimetype="text/html")
+
+
+def public_link(endpoint: str, **values: object) -> str:
+    """An absolute link for an e-mail, on the public URL. Never from the request's Host
+    header: a reset requested with ``Host: attacker.example`` would otherwise mail the
+    victim a link that hands the attacker the token."""
+    parts = urlsplit(AppState.of(current_app).settings.public_url)
+    return f"{parts.scheme.lower()}://{parts.netloc.lower()}{url_for(endpoint, **values)}"

@@ -40,6 +40,7 @@ from traceqr.web.portal.support import (
     owner_required,
     show_error,
 )
+from traceqr.web.security import public_link
 
 PROFILE_FIELDS = (
     "name",
@@ -111,9 +112,7 @@ def team() -> Response | str:
             db_session().rollback()
             show_error(form, error)
         else:
-            link = url_for(
-                "portal.accept_invite", token=links().make(user, "invite"), _external=True
-            )
+            link = public_link("portal.accept_invite", token=links().make(user, "invite"))
             state().mailer.send(
                 user.email,
                 _(

@@ -27,6 +27,7 @@ from traceqr.web.portal.support import (
     show_error,
 )
 from traceqr.web.ratelimit import limited
+from traceqr.web.security import public_link
 
 
 def links() -> accounts.LinkSigner:
@@ -112,7 +113,7 @@ def forgot() -> Response | str:
     if form.validate_on_submit():
         user = accounts.find_user_for_reset(db_session(), form.email.data or "")
         if user is not None:
-            link = url_for("portal.reset", token=links().make(user, "reset"), _external=True)
+            link = public_link("portal.reset", token=links().make(user, "reset"))
             state().mailer.send(
                 user.email,
                 _("TraceQR: set a new password"),
