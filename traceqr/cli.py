@@ -762,7 +762,7 @@ def demo() -> None:
                     credentials.stamp_url,
                     keystore=state.keystore,
                 )
-            note(f"Loaded the demo data with {scans} simulated checks over 30 days.")
+            note(f"Loaded the demo data with {scans} simulated checks over the last 60 days.")
     for line in credentials.lines():
         click.echo(line)
 
