@@ -62,6 +62,7 @@ class World:
     b_portal: PortalClient
     b_api_key: str
     inspector: PortalClient
+    authority: PortalClient
     ids: dict[str, Any]
     stamp_url: str
     private: list[str] = field(default_factory=list)  # A's texts no other party may see
@@ -133,6 +134,15 @@ def build_world(app: Flask) -> World:
             provinces=[],
             now=utcnow(),
         )
+        create_official(
+            session,
+            email=f"so.cong.thuong.{tag.lower()}@hanoi.gov.vn",
+            name="Cán bộ Sở Công Thương",
+            role="authority",
+            password=INSPECTOR_PASSWORD,
+            provinces=["ha-noi"],
+            now=utcnow(),
+        )
     assert made_a.api_key is not None
     a_api = Api(app.test_client(), made_a.api_key)
 
@@ -189,6 +199,12 @@ def build_world(app: Flask) -> World:
         {"email": f"thanh.tra.{tag.lower()}@qltt.gov.vn", "password": INSPECTOR_PASSWORD},
     )
     assert page.endpoint == "inspector.home", page.text[:200]
+    authority = PortalClient(app.test_client())
+    page = authority.post(
+        "/authority/login",
+        {"email": f"so.cong.thuong.{tag.lower()}@hanoi.gov.vn", "password": INSPECTOR_PASSWORD},
+    )
+    assert page.endpoint == "authority.home", page.text[:200]
     page = inspector.post("/inspect/cases", {"title": "Vụ việc kiểm tra"})
     assert page.status == 200
 
@@ -240,6 +256,7 @@ def build_world(app: Flask) -> World:
         b_portal=b_portal,
         b_api_key=found.group(0),
         inspector=inspector,
+        authority=authority,
         ids=ids,
         stamp_url=rows[0]["url"],
         private=[product_name, lot, facility_name],

@@ -33,6 +33,9 @@ def sender(world: World, rule: Rule) -> Page:
     if rule.endpoint.startswith("inspector."):
         client = world.inspector.client
         page = Page(client.get("/inspect/cases"))
+    elif rule.endpoint.startswith("authority."):
+        client = world.authority.client
+        page = Page(client.get("/authority/register/new"))
     elif rule.endpoint.startswith("portal."):
         client = world.a_portal.client
         page = Page(client.get("/portal/keys"))
