@@ -80,7 +80,7 @@ def clusters() -> str:
         "authority/register.html",
         table=table,
         province_code=code,
-        provinces=scope().codes() if not scope().national else [],
+        provinces=scope().codes(),
     )
 
 

@@ -338,7 +338,7 @@ def hot_spots() -> str:
         period=period,
         period_error=error,
         province_code=code,
-        provinces=scope().codes() if not scope().national else [],
+        provinces=scope().codes(),
         h=h,
         tables=_hot_spot_tables(code, h),
         province_label=province_label,
