@@ -279,3 +279,69 @@ def test_a_queue_worker_killed_mid_job_leaves_nothing_and_the_job_fails(
         worker.kill()
         server.stop()
     assert batch_state(probe, batch_id) == (3000, 3000, 3000)
+
+
+def stamps_in_backup(archive: Path, batch_id: int, work: Path) -> int:
+    """How many stamps of ``batch_id`` the backup archive holds."""
+    import sqlite3
+    import subprocess
+    import tarfile
+
+    with tarfile.open(archive) as tar:
+        names = tar.getnames()
+        tar.extractall(work, filter="data")
+    if "database.sqlite3" in names:
+        connection = sqlite3.connect(work / "database.sqlite3")
+        try:
+            return int(
+                connection.execute(
+                    "SELECT count(*) FROM stamps WHERE batch_id = ?", (batch_id,)
+                ).fetchone()[0]
+            )
+        finally:
+            connection.close()
+    script = subprocess.run(
+        ["pg_restore", "--data-only", "--table=stamps", "-f", "-", str(work / "database.pgdump")],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    rows = script.split("FROM stdin;\n", 1)[1].split("\n\\.\n", 1)[0].splitlines()
+    return sum(1 for row in rows if row.split("\t")[1] == str(batch_id))
+
+
+def test_a_backup_taken_during_an_issuance_holds_none_of_it(
+    setup: tuple[str, int],
+    kill_database_url: str,
+    instance_path: Path,
+    probe: Database,
+    tmp_path: Path,
+) -> None:
+    """`traceqr backup` runs beside the service: it neither waits for nor blocks a large
+    issuance, and copies the database as it was committed."""
+    from click.testing import CliRunner
+
+    from traceqr.cli import main
+
+    api_key, batch_id = setup
+    env = service_env(kill_database_url, instance_path)
+    server = Server(env, tmp_path / "server.log")
+    try:
+        status, answer = server.request(
+            "POST", f"/api/v1/batches/{batch_id}/stamps", {"count": 1000}, api_key
+        )
+        assert status == 201, answer
+        baseline = wal_size(probe) if probe.engine.dialect.name == "sqlite" else 0
+        outcome = post_in_background(
+            server, f"/api/v1/batches/{batch_id}/stamps", {"count": 100_000}, api_key
+        )
+        wait_for(lambda: stamps_being_written(probe, baseline), "stamps being written")
+        archive = tmp_path / "during.tar.gz"
+        result = CliRunner().invoke(main, ["backup", str(archive)], env=env, catch_exceptions=False)
+        assert result.exit_code == 0, result.output
+        outcome["thread"].join(timeout=300)
+        assert outcome["answer"][0] == 201, outcome
+    finally:
+        server.stop()
+    assert batch_state(probe, batch_id) == (101_000, 101_000, 101_000)
+    assert stamps_in_backup(archive, batch_id, tmp_path / "unpacked") == 1000
