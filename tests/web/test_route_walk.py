@@ -335,6 +335,11 @@ def check(world: World, walker: Walker, rule: Rule, method: str, response: Any) 
         if not (signing_in or status in (401, 403, 404)):
             problems.append(f"{where}: expected a refusal or a redirect to a sign-in page")
     problems.extend(f"{where}: {missing}" for missing in missing_security_headers(response))
+    signed_in = walker.name != "anonymous"
+    if signed_in and status == 200 and kind in (BUSINESS, API, INSPECTOR, AUTHORITY):
+        cache = response.headers.get("Cache-Control", "")
+        if "no-store" not in cache and "private" not in cache:
+            problems.append(f"{where}: a shared cache may keep it ({cache!r})")
     if status == 200 and response.mimetype == "text/html":
         from tests.web.security_world import inline_code
 

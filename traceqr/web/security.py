@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from urllib.parse import urlsplit
 
-from flask import Flask, Response, current_app, render_template, request, url_for
+from flask import Flask, Response, current_app, g, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_wtf.csrf import CSRFError
 
@@ -36,11 +36,21 @@ def add_security_headers(response: Response) -> Response:
     headers.setdefault(
         "Permissions-Policy", "camera=(self), geolocation=(self), microphone=(), payment=()"
     )
+    # What a signed-in person or an API key sees is theirs: no shared cache may keep it.
+    if "Cache-Control" not in headers and _has_credentials():
+        headers["Cache-Control"] = "private, no-store"
     # Behind a proxy that terminates TLS the request itself may look like plain HTTP: an
     # https public URL is enough to know that browsers reach us over TLS.
     if request.is_secure or current_app.config.get("SESSION_COOKIE_SECURE"):
         headers.setdefault("Strict-Transport-Security", "max-age=31536000; includeSubDomains")
     return response
+
+
+def _has_credentials() -> bool:
+    if request.headers.get("Authorization"):
+        return True
+    user = g.get("_login_user")  # Flask-Login's user for this request, once looked up
+    return bool(user is not None and user.is_authenticated)
 
 
 def init_app(app: Flask) -> None:
