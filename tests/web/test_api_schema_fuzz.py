@@ -25,9 +25,11 @@ from schemathesis import GenerationMode
 from schemathesis.checks import not_a_server_error
 from schemathesis.specs.openapi.checks import (
     content_type_conformance,
+    ignored_auth,
     response_headers_conformance,
     response_schema_conformance,
     status_code_conformance,
+    unsupported_method,
 )
 
 from tests.conftest import Api
@@ -38,6 +40,8 @@ CHECKS = [
     content_type_conformance,
     response_headers_conformance,
     response_schema_conformance,
+    ignored_auth,
+    unsupported_method,
 ]
 # TRACEQR_FUZZ_SCALE=10 explores ten times as many examples (a longer run by hand).
 SCALE = int(os.environ.get("TRACEQR_FUZZ_SCALE", "1"))
