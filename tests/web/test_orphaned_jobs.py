@@ -97,6 +97,10 @@ def test_the_portal_shows_the_interrupted_job_as_failed(app: Flask) -> None:
         business_id = batch.business_id
     job_id = job_row(state, business_id, batch_id, "running", age=5)
 
+    listed = portal.get("/portal/?lang=en")  # the dashboard's recent jobs
+    line = next(li for li in listed.html.split("<li>") if f"/portal/jobs/{job_id}" in li)
+    assert "Failed" in line, line
+
     shown = portal.get(f"/portal/jobs/{job_id}?lang=en")
     assert shown.status == 200
     assert 'data-job-status="failed"' in shown.html

@@ -11,7 +11,7 @@ from traceqr.domain.dates import VIETNAM_TZ
 from traceqr.domain.provinces import province
 from traceqr.services import dashboard as dashboard_service
 from traceqr.services.jobs import recent_jobs
-from traceqr.web.context import db_session, now
+from traceqr.web.context import db_session, now, state
 from traceqr.web.portal import blueprint
 from traceqr.web.portal.support import business_id, business_login_required
 
@@ -51,6 +51,7 @@ def chart_bars(days: list[dashboard_service.DayCount]) -> tuple[list[Bar], int]:
 @blueprint.get("/")
 @business_login_required
 def dashboard() -> str:
+    state().jobs.fail_orphans(business_id())  # recent jobs: a dead one shows as failed
     today = now().astimezone(VIETNAM_TZ).date()
     data = dashboard_service.dashboard(db_session(), business_id(), today)
     bars, peak = chart_bars(data.days)

@@ -48,6 +48,7 @@ def batch_page(
     revoke_form: RevokeForm | None = None,
     recall_form: RecallForm | None = None,
 ) -> str:
+    state().jobs.fail_orphans(business_id())  # its recent jobs: a dead one shows as failed
     batch, product, missing, ready = readiness_of(batch_id)
     if issue_form is None:
         issue_form = IssueForm(formdata=None, active=not batch.requires_activation)
