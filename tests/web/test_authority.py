@@ -497,3 +497,24 @@ def test_renaming_a_cluster_renames_it_for_its_businesses(app: Flask, world: Wor
     assert stamp["status"] == "genuine"
     page = PortalClient(app.test_client()).get(world.hanoi_stamps[0])
     assert "Cụm công nghiệp làng nghề gốm sứ Bát Tràng" in page.text
+
+
+def test_fakes_of_another_provinces_goods_are_counted_but_not_named(
+    app: Flask, world: World
+) -> None:
+    for _ in range(30):  # a Bắc Ninh product's stamp, copied and sold in Hà Nội
+        world.bacninh_api.verify(world.bacninh_stamps[0], province="ha-noi")
+    hanoi = official(app, "sct@hanoi.gov.vn", ["ha-noi"])
+    spots = read_csv(hanoi.client.get("/authority/hot-spots/provinces.csv").get_data())
+    assert int(spots[0]["Suspicious"]) > 0  # where the fakes turn up: in Hà Nội
+    for path in (
+        "/authority/hot-spots",
+        "/authority/evidence?province=ha-noi",
+        "/authority/evidence?province=ha-noi&status=suspicious",
+        "/authority/evidence/stamps.csv?province=ha-noi",
+    ):
+        text = hanoi.client.get(path).get_data().decode("utf-8-sig")
+        for foreign in ("Quế Võ", "Bo mạch", "Điện tử"):
+            assert foreign not in text, (path, foreign)
+    evidence = hanoi.get("/authority/evidence?province=ha-noi&status=suspicious")
+    assert "concern goods of producers outside your provinces" in evidence.text

@@ -789,6 +789,7 @@ class Evidence:
     reports: list[EvidenceReport]
     unattributed: int  # forged codes no business is behind, checked at that place
     cases: list[Case]
+    outside: int = 0  # checks and reports about producers outside the scope: not named
 
 
 def evidence(session: Session, scope: Scope, period: Period, flt: EvidenceFilter) -> Evidence:
@@ -820,6 +821,7 @@ def evidence(session: Session, scope: Scope, period: Period, flt: EvidenceFilter
         return fold(commune or "") == ("" if commune_key == "-" else commune_key)
 
     stamps: list[EvidenceStamp] = []
+    outside = 0  # checks and reports in scope about producers outside it
     if flt.place is None:
         check_place: ColumnElement[bool]
         if place is None:
@@ -832,7 +834,7 @@ def evidence(session: Session, scope: Scope, period: Period, flt: EvidenceFilter
         else:
             check_place = Scan.province_code == place
         grouped = session.execute(
-            select(Scan.stamp_id, Scan.status, func.count())
+            select(Scan.stamp_id, Business.province_code, Scan.status, func.count())
             .join(Business, Business.id == Scan.business_id)
             .where(
                 check_place,
@@ -843,10 +845,13 @@ def evidence(session: Session, scope: Scope, period: Period, flt: EvidenceFilter
                 Scan.scanned_at >= period.start_at,
                 Scan.scanned_at < period.end_at,
             )
-            .group_by(Scan.stamp_id, Scan.status)
+            .group_by(Scan.stamp_id, Business.province_code, Scan.status)
         ).all()
         counts: dict[int, dict[str, int]] = defaultdict(dict)
-        for stamp_id, status, n in grouped:
+        for stamp_id, producer_province, status, n in grouped:
+            if producer_province not in codes:  # counted, never named
+                outside += _int(n)
+                continue
             counts[stamp_id][status] = _int(n)
         top = sorted(counts, key=lambda s: -sum(counts[s].values()))[: EVIDENCE_LIMIT * 2]
         if top:
@@ -906,7 +911,7 @@ def evidence(session: Session, scope: Scope, period: Period, flt: EvidenceFilter
         report_place = Report.province_code == place
     report_statuses = () if flt.status is None else (flt.status,)
     for r in session.execute(
-        select(Report, Stamp.serial, Business.address_commune)
+        select(Report, Stamp.serial, Business.address_commune, Business.province_code)
         .outerjoin(Business, Business.id == Report.business_id)
         .outerjoin(Stamp, Stamp.id == Report.stamp_id)
         .where(
@@ -919,8 +924,11 @@ def evidence(session: Session, scope: Scope, period: Period, flt: EvidenceFilter
         .order_by(Report.id.desc())
         .limit(EVIDENCE_LIMIT * 5)
     ):
-        report, serial, commune = r
+        report, serial, commune, producer_province = r
         if not commune_ok(commune) and (flt.commune is not None):
+            continue
+        if report.business_id is not None and producer_province not in codes:
+            outside += 1
             continue
         shop = " ".join(
             p for p in ((report.shop_name or "").strip(), (report.shop_address or "").strip()) if p
@@ -961,4 +969,4 @@ def evidence(session: Session, scope: Scope, period: Period, flt: EvidenceFilter
         if case_ids
         else []
     )
-    return Evidence(flt, period, stamps, reports, unattributed, cases)
+    return Evidence(flt, period, stamps, reports, unattributed, cases, outside)
