@@ -211,6 +211,11 @@ def test_a_background_job_killed_with_its_server_fails_visibly_and_leaves_nothin
     assert batch_state(probe, batch_id) == (0, 0, 0)
     restarted = Server(env, tmp_path / "server2.log")
     try:
+        wait_for(
+            lambda: job_status(restarted, job_id, api_key)["status"] != "running",
+            "the killed job's lease to go",
+            timeout=60,
+        )
         job = job_status(restarted, job_id, api_key)
         assert job["status"] == "failed"
         assert job["error"] == ORPHANED_MESSAGE
@@ -260,7 +265,14 @@ def test_a_queue_worker_killed_mid_job_leaves_nothing_and_the_job_fails(
         worker.kill()
 
         assert batch_state(probe, batch_id) == (0, 0, 0)
-        job = job_status(server, job_id, api_key)  # the web node is still up
+        # The web node is still up. The database notices the dead worker's connection (and
+        # drops its lease) a moment after the kill.
+        wait_for(
+            lambda: job_status(server, job_id, api_key)["status"] != "running",
+            "the killed job's lease to go",
+            timeout=60,
+        )
+        job = job_status(server, job_id, api_key)
         assert (job["status"], job["error"], job["done"]) == ("failed", ORPHANED_MESSAGE, 0)
 
         again = start_job(server, batch_id, 3000, api_key)
