@@ -185,3 +185,44 @@ def test_gunicorn_workers_survive_an_outage_and_serve_again(
         server.stop()
     log = server.log()
     assert "Traceback" not in log and "WORKER TIMEOUT" not in log, log
+
+
+def test_a_database_host_that_never_answers_gets_a_503_not_a_hung_request(
+    tmp_path: Path,
+) -> None:
+    """A host that accepts the connection and says nothing (a failover half-way) must not
+    hold the request for ever: the connection attempt gives up and the shopper gets 503."""
+    import socket
+    import threading
+
+    silent = socket.socket()
+    silent.bind(("127.0.0.1", 0))
+    silent.listen(16)  # the kernel completes the handshake; nobody ever speaks
+    port = silent.getsockname()[1]
+    app = create_app(
+        {
+            "instance_path": tmp_path / "instance",
+            "database_url": f"postgresql+psycopg://postgres@127.0.0.1:{port}/traceqr",
+            "public_url": PUBLIC_URL,
+            "rate_limits_enabled": False,
+            "TESTING": True,
+        }
+    )
+    answers: dict[str, Any] = {}
+
+    def ask() -> None:
+        client = app.test_client()
+        answers["verify"] = client.get("/api/v1/verify", query_string={"q": "ABC"})
+        answers["healthz"] = client.get("/healthz")
+
+    try:
+        asking = threading.Thread(target=ask, daemon=True)
+        asking.start()
+        asking.join(timeout=120)  # a guard: without a connect timeout this never ends
+        assert not asking.is_alive(), "the request hung on a database that never answers"
+    finally:
+        silent.close()
+        AppState.of(app).database.dispose()
+    assert answers["verify"].status_code == 503
+    assert answers["verify"].get_json()["error"]["code"] == "unavailable"
+    assert answers["healthz"].status_code == 503
