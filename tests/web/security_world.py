@@ -28,6 +28,7 @@ from traceqr.models import (
     ApiKey,
     Batch,
     Case,
+    CaseNote,
     Certification,
     Flag,
     Product,
@@ -190,7 +191,16 @@ def build_world(app: Flask) -> World:
     contact = f"nguoi-bao-{tag.lower()}@secret-report.example.vn"
     shopper = PortalClient(app.test_client())
     report_page = f"/report?code={rows[0]['url']}"
-    page = shopper.post(report_page, {"code": rows[0]["url"], "note": "Tem lạ", "contact": contact})
+    page = shopper.post(
+        report_page,
+        {
+            "code": rows[0]["url"],
+            "note": "Tem lạ",
+            "contact": contact,
+            "photo": (io.BytesIO(jpeg_bytes()), "shop.jpg"),
+        },
+        content_type="multipart/form-data",
+    )
     assert page.status == 200, page.text[:300]
 
     inspector = PortalClient(app.test_client())
@@ -207,6 +217,15 @@ def build_world(app: Flask) -> World:
     assert page.endpoint == "authority.home", page.text[:200]
     page = inspector.post("/inspect/cases", {"title": "Vụ việc kiểm tra"})
     assert page.status == 200
+    with state.database.session() as session:
+        case_id = session.scalar(select(Case.id))
+    page = inspector.post(
+        f"/inspect/cases/{case_id}/notes",
+        {"text": "Ảnh quầy hàng", "photo": (io.BytesIO(jpeg_bytes()), "quay.jpg")},
+        form_page=f"/inspect/cases/{case_id}",
+        content_type="multipart/form-data",
+    )
+    assert page.status == 200 and not page.errors, page.errors
 
     with state.database.session() as session:
         stamp = session.scalar(select(Stamp).where(Stamp.batch_id == batch["id"], Stamp.seq == 1))
@@ -228,7 +247,8 @@ def build_world(app: Flask) -> World:
                 select(ApiKey.id).where(ApiKey.business_id == made_a.business.id)
             ),
             "stamp_id": stamp.id,
-            "case_id": session.scalar(select(Case.id)),
+            "case_id": case_id,
+            "note_id": session.scalar(select(CaseNote.id)),
             "report_id": session.scalar(select(Report.id)),
             "flag_id": session.scalar(select(Flag.id)),
             "filename": session.scalar(select(ProductImage.filename)),

@@ -192,3 +192,39 @@ def test_stored_files_are_found_only_by_their_own_names(tmp_path: Path, name: st
     folder = tmp_path / "uploads"
     folder.mkdir()
     assert safe_upload_path(folder, name) is None
+
+
+# --- private photos ---------------------------------------------------------------------------
+
+
+def test_report_and_case_photos_are_shown_only_to_who_may_see_them(app: Flask) -> None:
+    from sqlalchemy import select
+
+    from tests.web.security_world import build_world
+    from traceqr.models import CaseNote, Report
+
+    world = build_world(app)
+    with AppState.of(app).database.session() as session:
+        report = session.scalars(select(Report)).one()
+        note = session.scalars(select(CaseNote)).one()
+    report_photo = f"/portal/reports/{report.id}/photo"
+    inspector_photos = [
+        f"/inspect/reports/{report.id}/photo",
+        f"/inspect/cases/{note.case_id}/notes/{note.id}/photo",
+    ]
+    anonymous = app.test_client()
+    for name in (report.photo, note.photo):
+        assert name and anonymous.get(f"/media/{name}").status_code == 404
+    allowed = [(world.a_portal.client, report_photo)]
+    allowed += [(world.inspector.client, path) for path in inspector_photos]
+    for client, path in allowed:
+        with client.get(path) as response:
+            assert response.status_code == 200, path
+            assert response.mimetype == "image/jpeg"
+            assert response.headers["Cache-Control"] == "private, no-store"
+            assert response.headers["Content-Security-Policy"] == "default-src 'none'; sandbox"
+    assert world.b_portal.client.get(report_photo).status_code == 404
+    for path in [report_photo, *inspector_photos]:
+        assert anonymous.get(path).status_code == 302  # to a sign-in page
+    page = world.a_portal.get("/portal/reports").html
+    assert report_photo in page and f"/media/{report.photo}" not in page

@@ -99,3 +99,19 @@ def safe_upload_path(folder: Path, filename: str) -> Path | None:
         return None
     path = folder / filename
     return path if path.is_file() else None
+
+
+def private_folder(uploads: Path) -> Path:
+    """Where shoppers' report photos and inspectors' case photos go: never served at
+    /media, only through views that check who is asking."""
+    return uploads / "private"
+
+
+def stored_private_upload(uploads: Path, filename: str | None) -> Path | None:
+    """A private upload by its stored name; one stored before private uploads existed
+    is still found among the public ones."""
+    if not filename:
+        return None
+    return safe_upload_path(private_folder(uploads), filename) or safe_upload_path(
+        uploads, filename
+    )

@@ -17,7 +17,7 @@ from traceqr.errors import Conflict, ValidationError
 from traceqr.services import claims, traceability
 from traceqr.services.registry import jwks_document
 from traceqr.services.shoppers import clean_place, create_report, set_scan_place
-from traceqr.services.uploads import safe_upload_path, store_image
+from traceqr.services.uploads import private_folder, safe_upload_path, store_image
 from traceqr.services.verification import ClientFacts, Verification
 from traceqr.web.context import db_session, now, state
 from traceqr.web.i18n import url_with_lang, vn_datetime
@@ -274,7 +274,7 @@ def report() -> Response | str:
             if upload is not None and upload.filename:
                 photo = store_image(
                     upload.read(settings.max_upload_bytes + 1),
-                    settings.uploads_path,
+                    private_folder(settings.uploads_path),
                     field="photo",
                     max_bytes=settings.max_upload_bytes,
                 )

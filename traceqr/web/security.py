@@ -3,9 +3,19 @@ Content-Security-Policy needs no 'unsafe-inline'."""
 
 from __future__ import annotations
 
+from pathlib import Path
 from urllib.parse import urlsplit
 
-from flask import Flask, Response, current_app, g, render_template, request, url_for
+from flask import (
+    Flask,
+    Response,
+    current_app,
+    g,
+    render_template,
+    request,
+    send_file,
+    url_for,
+)
 from flask_babel import gettext as _
 from flask_wtf.csrf import CSRFError
 
@@ -82,3 +92,12 @@ def public_link(endpoint: str, **values: object) -> str:
     victim a link that hands the attacker the token."""
     parts = urlsplit(AppState.of(current_app).settings.public_url)
     return f"{parts.scheme.lower()}://{parts.netloc.lower()}{url_for(endpoint, **values)}"
+
+
+def private_file(path: Path) -> Response:
+    """An uploaded file for the one person allowed to see it: never cached by others, and
+    sandboxed like every upload."""
+    response = send_file(path, max_age=0)
+    response.headers["Cache-Control"] = "private, no-store"
+    response.headers["Content-Security-Policy"] = "default-src 'none'; sandbox"
+    return response

@@ -22,7 +22,7 @@ from traceqr.models import Case, CaseItem, CaseNote, Report, Stamp
 from traceqr.services import inspection
 from traceqr.services.case_pdf import case_file_pdf
 from traceqr.services.officials import authenticate_official, provinces_of
-from traceqr.services.uploads import store_image
+from traceqr.services.uploads import private_folder, store_image, stored_private_upload
 from traceqr.web.context import db_session, now, state
 from traceqr.web.downloads import file_bytes_response
 from traceqr.web.inspector import blueprint, inspector_required, me
@@ -30,6 +30,7 @@ from traceqr.web.portal.auth_views import safe_next
 from traceqr.web.portal.forms import REQUIRED, ConfirmForm, FlaskForm
 from traceqr.web.portal.support import OfficialUser, show_error
 from traceqr.web.ratelimit import limited
+from traceqr.web.security import private_file
 
 USER_ERRORS = (ValidationError, Conflict)
 
@@ -337,7 +338,7 @@ def case_note(case_id: int) -> Response | str:
             settings = state().settings
             photo_name = store_image(
                 upload.read(settings.max_upload_bytes + 1),
-                settings.uploads_path,
+                private_folder(settings.uploads_path),
                 field="photo",
                 max_bytes=settings.max_upload_bytes,
             ).filename
@@ -412,3 +413,31 @@ def case_file_pdf_view(case_id: int) -> Response:
     }
     pdf = case_file_pdf(_signed(case_id), state().settings.uploads_path, labels)
     return file_bytes_response(pdf, "application/pdf", f"case-{case_id}.pdf")
+
+
+# --- private photos ----------------------------------------------------------------------------
+
+
+@blueprint.get("/reports/<id:report_id>/photo")
+@inspector_required
+def report_photo(report_id: int) -> Response:
+    """A shopper's photo, for the inspectors whose provinces the report is in."""
+    report = db_session().get(Report, report_id)
+    if report is None or not _in_scope([report]):
+        abort(404)
+    path = stored_private_upload(state().settings.uploads_path, report.photo)
+    if path is None:
+        abort(404)
+    return private_file(path)
+
+
+@blueprint.get("/cases/<id:case_id>/notes/<id:note_id>/photo")
+@inspector_required
+def case_note_photo(case_id: int, note_id: int) -> Response:
+    note = db_session().get(CaseNote, note_id)
+    if note is None or note.case_id != case_id:
+        abort(404)
+    path = stored_private_upload(state().settings.uploads_path, note.photo)
+    if path is None:
+        abort(404)
+    return private_file(path)

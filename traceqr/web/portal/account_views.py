@@ -8,7 +8,7 @@ from sqlalchemy import select
 from werkzeug.wrappers import Response
 
 from traceqr.domain.verification import Policy
-from traceqr.models import ApiKey, SigningKey
+from traceqr.models import ApiKey, Report, SigningKey
 from traceqr.services import accounts
 from traceqr.services.businesses import (
     apply_profile,
@@ -19,7 +19,7 @@ from traceqr.services.businesses import (
 from traceqr.services.clusters import choose_cluster, cluster_choices
 from traceqr.services.key_lifecycle import recertify_business
 from traceqr.services.shoppers import reports_for_business
-from traceqr.services.uploads import store_image
+from traceqr.services.uploads import store_image, stored_private_upload
 from traceqr.web.context import db_session, now, state
 from traceqr.web.portal import blueprint
 from traceqr.web.portal.auth_views import links
@@ -40,7 +40,7 @@ from traceqr.web.portal.support import (
     owner_required,
     show_error,
 )
-from traceqr.web.security import public_link
+from traceqr.web.security import private_file, public_link
 
 PROFILE_FIELDS = (
     "name",
@@ -274,3 +274,16 @@ def reports() -> str:
     return render_template(
         "portal/reports.html", reports=reports_for_business(db_session(), business_id())
     )
+
+
+@blueprint.get("/reports/<id:report_id>/photo")
+@business_login_required
+def report_photo(report_id: int) -> Response:
+    """A shopper's photo, for the business whose stamp the report is about."""
+    report = db_session().get(Report, report_id)
+    if report is None or report.business_id != business_id():
+        abort(404)
+    path = stored_private_upload(state().settings.uploads_path, report.photo)
+    if path is None:
+        abort(404)
+    return private_file(path)
