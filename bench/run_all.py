@@ -9,7 +9,14 @@ import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-BENCHMARKS = ["bench.issuance", "bench.sheet", "bench.portal_pages", "bench.http_verification"]
+BENCHMARKS = [
+    "bench.issuance",
+    "bench.sheet",
+    "bench.verification",
+    "bench.portal_pages",
+    "bench.http_verification",
+    "bench.authority_dashboard",
+]
 # Programs a benchmark needs besides Python packages: without them it is skipped, saying why.
 NEEDS = {"bench.http_verification": ("wrk", "apt-get install -y wrk")}
 
