@@ -25,6 +25,7 @@ from traceqr.services.authority import (
 )
 from traceqr.web.downloads import file_bytes_response, safe_filename
 from traceqr.web.i18n import number, vn_date, vn_datetime
+from traceqr.web.security import spreadsheet_safe
 from traceqr.web.wording import verdict_wording
 
 
@@ -403,7 +404,7 @@ def csv_download(table: DataTable, name: str) -> Response:
     writer = csv.writer(buffer, lineterminator="\r\n")
     writer.writerow(table.columns)
     for row in table.rows:
-        writer.writerow([cell.value for cell in row])
+        writer.writerow([spreadsheet_safe(cell.value) for cell in row])
     body = ("\ufeff" + buffer.getvalue()).encode("utf-8")
     response = file_bytes_response(body, "text/csv", f"{safe_filename(name)}.csv")
     response.headers["Content-Type"] = "text/csv; charset=utf-8; header=present"
