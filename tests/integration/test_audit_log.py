@@ -3,6 +3,7 @@ changed, removed or reordered row is caught by seq; concurrent appends chain in 
 
 from __future__ import annotations
 
+import json
 import threading
 from datetime import UTC, datetime
 
@@ -176,3 +177,11 @@ def test_bad_details_are_refused_before_anything_is_written(state: AppState) -> 
     with state.database.session() as session, pytest.raises(ValueError):
         audit.record(session, "x", "y", {"price": 1.5}, now=NOW)
     assert entries(state) == []
+
+
+def test_the_streamed_export_reads_chunk_by_chunk_in_order(state: AppState) -> None:
+    chain_of(state, 5)
+    lines = list(audit.stream_lines(state.database, 0, chunk=2))
+    assert [json.loads(line)["seq"] for line in lines] == [1, 2, 3, 4, 5]
+    assert [json.loads(line)["seq"] for line in audit.stream_lines(state.database, 3, 2)] == [4, 5]
+    assert list(audit.stream_lines(state.database, 5)) == []

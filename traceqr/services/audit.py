@@ -23,6 +23,7 @@ from typing import Any
 from sqlalchemy import insert, select, text
 from sqlalchemy.orm import Session
 
+from traceqr.db import Database
 from traceqr.domain.audit import (
     GENESIS_HASH,
     HEAD_KIND,
@@ -147,23 +148,44 @@ def _entry(row: AuditEntry) -> Entry:
 def iter_entries(session: Session, after_seq: int = 0, chunk: int = 2000) -> Iterator[Entry]:
     """Every entry after ``after_seq`` in order, read in chunks (keyset on seq)."""
     while True:
-        rows = session.scalars(
-            select(AuditEntry)
-            .where(AuditEntry.seq > after_seq)
-            .order_by(AuditEntry.seq)
-            .limit(chunk)
-        ).all()
-        if not rows:
+        entries = _chunk(session, after_seq, chunk)
+        if not entries:
             return
-        for row in rows:
-            yield _entry(row)
-        after_seq = rows[-1].seq
+        yield from entries
+        after_seq = entries[-1].seq
+
+
+def _chunk(session: Session, after_seq: int, limit: int) -> list[Entry]:
+    rows = session.scalars(
+        select(AuditEntry).where(AuditEntry.seq > after_seq).order_by(AuditEntry.seq).limit(limit)
+    ).all()
+    return [_entry(row) for row in rows]
 
 
 def export_lines(session: Session, after_seq: int = 0) -> Iterator[str]:
     """The log as JSON Lines: one exported entry per line, in order."""
     for entry in iter_entries(session, after_seq):
-        yield json.dumps(entry.to_json(), ensure_ascii=False, sort_keys=True) + "\n"
+        yield _line(entry)
+
+
+def stream_lines(database: Database, after_seq: int = 0, chunk: int = 2000) -> Iterator[str]:
+    """Like :func:`export_lines`, each chunk read in its own short transaction: a slow or
+    abandoned download never holds a transaction open. Entries are only ever appended, so
+    the chunks together are a consistent beginning of the log."""
+    while True:
+        with database.session() as session:
+            entries = _chunk(session, after_seq, chunk)
+        if not entries:
+            return
+        for entry in entries:
+            yield _line(entry)
+        if len(entries) < chunk:
+            return
+        after_seq = entries[-1].seq
+
+
+def _line(entry: Entry) -> str:
+    return json.dumps(entry.to_json(), ensure_ascii=False, sort_keys=True) + "\n"
 
 
 def latest(session: Session) -> tuple[int, str]:

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import json
 
-from flask import Blueprint, Response, abort, current_app, request, stream_with_context
+from flask import Blueprint, Response, abort, current_app, request
 from flask_login import current_user
 
 from traceqr.services import audit
@@ -58,10 +58,7 @@ def audit_export() -> Response:
         after = max(0, int(request.args.get("after", "0")))
     except ValueError:
         abort(400)
-    session = db_session()
-    response = Response(
-        stream_with_context(audit.export_lines(session, after)), mimetype="application/jsonl"
-    )
+    response = Response(audit.stream_lines(state().database, after), mimetype="application/jsonl")
     response.headers["Content-Disposition"] = 'attachment; filename="traceqr-audit.jsonl"'
     response.headers["Cache-Control"] = "no-store"
     return response
