@@ -185,3 +185,30 @@ def test_the_streamed_export_reads_chunk_by_chunk_in_order(state: AppState) -> N
     assert [json.loads(line)["seq"] for line in lines] == [1, 2, 3, 4, 5]
     assert [json.loads(line)["seq"] for line in audit.stream_lines(state.database, 3, 2)] == [4, 5]
     assert list(audit.stream_lines(state.database, 5)) == []
+
+
+def test_inspectors_flags_are_recorded_with_the_inspector(api: Api, state: AppState) -> None:
+    from traceqr.models import Stamp
+    from traceqr.services.inspection import flag_batch, flag_stamp, lift_flag
+
+    batch = api.batch()
+    api.issue(batch["id"], 1)
+    with state.database.session() as session:
+        official = create_official(
+            session,
+            email="kiem@qltt.gov.vn",
+            name="Kiểm",
+            role="inspector",
+            password=None,
+            provinces=[],
+            now=NOW,
+        )
+        stamp = session.scalars(select(Stamp)).one()
+        flag = flag_stamp(session, official, stamp.id, "Tem nghi giả", NOW)
+        flag_batch(session, official, batch["id"], "Lô nghi giả", NOW)
+        lift_flag(session, official, flag.id, NOW)
+        official_id = str(official.id)
+    log = entries(state)[-3:]
+    assert [e.action for e in log] == ["stamp.flag", "batch.flag", "flag.lift"]
+    assert {(e.actor_kind, e.actor_id) for e in log} == {("official", official_id)}
+    assert "Tem nghi giả" in log[0].details and log[1].subject == f"batch:{batch['id']}"

@@ -30,6 +30,7 @@ from traceqr.models import (
     SigningKey,
     Stamp,
 )
+from traceqr.services import audit
 from traceqr.services.service_keys import document_signer
 from traceqr.services.validation import clean_text, required_text
 from traceqr.services.verification import Verification, VerificationService
@@ -130,6 +131,14 @@ def flag_stamp(
     stamp.flagged_at, stamp.flag_reason = now, text
     session.add(flag)
     session.flush()
+    audit.record(
+        session,
+        "stamp.flag",
+        f"stamp:{serial_text(stamp.serial)}",
+        {"flag_id": flag.id, "reason": text},
+        now=now,
+        actor=("official", str(official.id)),
+    )
     return flag
 
 
@@ -144,6 +153,14 @@ def flag_batch(
     batch.flagged_at, batch.flag_reason = now, text
     session.add(flag)
     session.flush()
+    audit.record(
+        session,
+        "batch.flag",
+        f"batch:{batch.id}",
+        {"flag_id": flag.id, "reason": text},
+        now=now,
+        actor=("official", str(official.id)),
+    )
     return flag
 
 
@@ -168,6 +185,16 @@ def lift_flag(session: Session, official: Official, flag_id: int, now: datetime)
         target.flagged_at = still.created_at if still else None
         target.flag_reason = still.reason if still else None
     session.flush()
+    audit.record(
+        session,
+        "flag.lift",
+        f"stamp:{serial_text(target.serial)}"
+        if isinstance(target, Stamp)
+        else f"batch:{flag.batch_id}",
+        {"flag_id": flag.id},
+        now=now,
+        actor=("official", str(official.id)),
+    )
     return flag
 
 

@@ -9,7 +9,7 @@ from werkzeug.wrappers import Response
 
 from traceqr.domain.verification import Policy
 from traceqr.models import ApiKey, Report, SigningKey
-from traceqr.services import accounts
+from traceqr.services import accounts, audit
 from traceqr.services.businesses import (
     apply_profile,
     create_api_key,
@@ -216,6 +216,13 @@ def revoke_api_key(key_id: int) -> Response:
             abort(404)
         if record.revoked_at is None:
             record.revoked_at = now()
+            audit.record(
+                db_session(),
+                "api_key.revoke",
+                f"business:{record.business_id}",
+                {"api_key_id": record.id, "prefix": record.prefix},
+                now=now(),
+            )
             db_session().commit()
         flash(_("The API key is revoked."), "success")
     return redirect(url_for("portal.keys"))
