@@ -256,7 +256,7 @@ def test_a_shopper_reports_a_fake_with_a_photo(
         assert (
             session.scalar(select(func.count()).select_from(Scan)) == 0
         )  # a report is not a check
-    stored = (state.settings.uploads_path / report.photo).read_bytes()
+    stored = (state.settings.uploads_path / "private" / report.photo).read_bytes()
     assert b"SpyCam" not in stored
 
 
