@@ -9,6 +9,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from playwright.sync_api import expect
 from pypdf import PdfReader
 
 from tests.browser.conftest import LiveServer
@@ -49,7 +50,7 @@ def test_the_authority_reads_adoption_and_follows_a_hot_spot(
     page.fill("#email", AUTHORITY_EMAIL)
     page.fill("#password", DEMO_PASSWORD)
     page.locator("form button[type=submit]").click()
-    assert page.locator("h1").inner_text() == "Thành phố Hà Nội"
+    expect(page.locator("h1")).to_have_text("Thành phố Hà Nội")
 
     # Figures and charts: bars drawn from the demo's checks, with a tooltip each.
     assert int(page.locator(".stat-value").first.inner_text()) >= 10
@@ -79,14 +80,16 @@ def test_the_authority_reads_adoption_and_follows_a_hot_spot(
 
     # A cluster's own dashboard lists its businesses, adopters or not.
     page.get_by_role("link", name="Cụm công nghiệp làng nghề Bát Tràng").click()
+    page.wait_for_url("**/authority/clusters/**")
     businesses = page.locator('[data-table="businesses"] tbody td:first-child').all_inner_texts()
     assert "Gốm Đức Hạnh" in businesses and "Gốm Minh Ngọc Bát Tràng" in businesses
 
     # Hot spots: the copied gold-leaf stamp, followed to its inspector dossier link.
     page.get_by_role("link", name="Counterfeit hot spots").first.click()
+    page.wait_for_url("**/hot-spots**")
     producers = page.locator('[data-table="clusters"] tbody tr', has_text="Kiêu Kỵ")
     producers.locator("td").nth(2).locator("a").click()  # its suspicious checks
-    assert page.locator("h1").inner_text() == "Behind the figures"
+    expect(page.locator("h1")).to_have_text("Behind the figures")
     stamps = page.locator('[data-table="stamps"] tbody tr')
     assert stamps.count() >= 1
     assert "Vàng quỳ" in stamps.first.inner_text()

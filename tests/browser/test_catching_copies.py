@@ -10,6 +10,7 @@ from typing import Any
 
 import numpy as np
 from PIL import Image
+from playwright.sync_api import expect
 
 from tests.browser.conftest import LiveServer
 from tests.conftest import Api
@@ -34,10 +35,10 @@ def test_the_first_buyer_claims_the_product_with_the_scratch_off_pin(
     assert phone.locator("main").get_attribute("data-status") == "genuine"
     phone.get_by_label("Mã PIN dưới lớp cào").fill("1234 5678")
     phone.get_by_role("button", name="Xác nhận").click()
-    assert "Sai mã PIN" in phone.locator(".flash").inner_text()
+    expect(phone.locator(".flash")).to_contain_text("Sai mã PIN")
     phone.get_by_label("Mã PIN dưới lớp cào").fill(f"{stamp['pin'][:4]} {stamp['pin'][4:]}")
     phone.get_by_role("button", name="Xác nhận").click()
-    assert "người mua đầu tiên" in phone.locator(".flash").inner_text()
+    expect(phone.locator(".flash")).to_contain_text("người mua đầu tiên")
     # Anyone checking it later learns it was claimed.
     phone.goto(stamp["url"])
     assert "Người mua đầu tiên đã nhận sản phẩm ngày" in phone.locator(".claim").inner_text()
@@ -57,7 +58,7 @@ def test_a_shopper_reports_a_fake_with_a_photo(
     Image.new("RGB", (120, 80), (90, 40, 10)).save(photo, format="JPEG")
     phone.get_by_label("Ảnh sản phẩm hoặc tem").set_input_files(str(photo))
     phone.get_by_role("button", name="Gửi báo cáo").click()
-    assert "đã được gửi" in phone.locator(".flash").inner_text()
+    expect(phone.locator(".flash")).to_contain_text("đã được gửi")
 
 
 def shelf_photo(urls: list[str], path: Path) -> None:

@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from playwright.sync_api import expect
 
 from tests.browser.conftest import PHONE, LiveServer
 from tests.sheet_reading import read_sheet
@@ -55,7 +56,7 @@ def test_sign_up_to_a_checked_stamp(
     page.fill("#password", "correct horse battery")
     page.fill("#confirm", "correct horse battery")
     page.locator("form button[type=submit]").click()
-    assert words["welcome"] in page.locator(".flash").inner_text()
+    expect(page.locator(".flash")).to_contain_text(words["welcome"])
 
     # Profile: what shoppers will see.
     page.fill("#legal_name", "Hợp tác xã Gốm sứ Hưng Thịnh")
@@ -65,7 +66,7 @@ def test_sign_up_to_a_checked_stamp(
     page.select_option("#province_code", "ha-noi")
     page.fill("#cluster_name", "Cụm công nghiệp làng nghề Bát Tràng")
     page.locator("form.grid-form button[type=submit]").click()
-    assert page.locator(".flash").inner_text() == words["saved_profile"]
+    expect(page.locator(".flash")).to_have_text(words["saved_profile"])
 
     # A product and a batch.
     page.goto(base + "/portal/products/new")
