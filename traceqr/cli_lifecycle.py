@@ -29,7 +29,9 @@ class OfflineKeys:
 def offline_keys(document: Any, root: str | None, insecure_no_root: bool) -> OfflineKeys:
     """The business keys of a JWKS that a root vouches for. ``root`` is a root key file
     (/.well-known/traceqr-root.json) or the root's thumbprint or kid; without it the root
-    the file carries is used, which proves only that the file is consistent.
+    the file carries is used, which proves only that the file is consistent, and a file
+    that carries none is taken as given (with a warning), as the stamp contract's plain
+    JWKS must keep verifying.
     Raises KeyFormatError for a file or root that cannot be used (a usage error)."""
     from traceqr.domain.key_certs import (
         certified_ring,
@@ -45,13 +47,19 @@ def offline_keys(document: Any, root: str | None, insecure_no_root: bool) -> Off
             notes=["WARNING: --insecure-no-root: the keys were taken as given, unchecked."],
         )
     carried = embedded_root(document)
+    if root is None and not carried:
+        # A plain JWKS (the contract's format, or one written before roots existed): with
+        # nothing pinned, a carried root would prove no more than this, so take the keys.
+        return OfflineKeys(
+            KeyRing.from_jwks(document),
+            notes=[
+                "WARNING: the key file carries no root key: the keys were taken as given, "
+                "unchecked. Pass --root (the operator's /.well-known/traceqr-root.json or "
+                "its thumbprint) to check them."
+            ],
+        )
     if root is None:
         roots = carried
-        if not roots:
-            raise KeyFormatError(
-                "the key file carries no root key: give --root (the operator's "
-                "/.well-known/traceqr-root.json or its thumbprint)"
-            )
         pin = thumbprint(roots[0].key)
         notes = [
             f"Root not pinned: trusting the root the key file carries ({pin}). "

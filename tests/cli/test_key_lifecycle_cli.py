@@ -242,14 +242,22 @@ def test_a_forged_key_set_fails_against_the_pinned_root(
     assert run({}, "verify", w["url"], "--keys", path, "--root", w["pin"]).exit_code == 2
 
 
-def test_a_key_set_without_a_root_is_a_usage_error(
+def test_a_plain_key_set_still_verifies_with_a_warning(
     signed_world: dict[str, Any], tmp_path: Path
 ) -> None:
+    """A JWKS of plain keys (the contract's format, or one saved before roots existed)
+    keeps verifying stamps, with a warning that nothing was checked; pinned, it is checked."""
     w = signed_world
-    bare = {"keys": w["jwks"]["keys"]}
+    bare = {
+        "keys": [{k: v for k, v in key.items() if k != "traceqr_cert"} for key in w["jwks"]["keys"]]
+    }
     path = write(tmp_path / "bare.json", bare)
     result = run({}, "verify", w["url"], "--keys", path)
-    assert result.exit_code == 2 and "--root" in result.stderr
+    assert result.exit_code == 0 and "--root" in result.stderr and "unchecked" in result.stderr
+    code, answer = verify_json({}, w["url"], "--keys", path, "--root", w["root_path"])
+    assert code == 1 and answer["reason"] == "uncertified_key"
+    bare = {"keys": w["jwks"]["keys"]}
+    path = write(tmp_path / "bare-certified.json", bare)
     assert verify_json({}, w["url"], "--keys", path, "--root", w["root_path"])[0] == 0
     unsafe = run({}, "verify", w["url"], "--keys", path, "--insecure-no-root")
     assert unsafe.exit_code == 0 and "unchecked" in unsafe.stderr
