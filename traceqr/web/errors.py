@@ -5,12 +5,12 @@ from __future__ import annotations
 import logging
 
 from flask import Flask, Response, current_app, g, jsonify, render_template, request
-from flask_babel import gettext as _
 from pydantic import ValidationError as PydanticValidationError
 from sqlalchemy.exc import DataError, OperationalError
 from werkzeug.exceptions import HTTPException
 
 from traceqr.errors import TraceQRError
+from traceqr.web.i18n import gettext as _
 
 log = logging.getLogger(__name__)
 

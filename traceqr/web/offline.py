@@ -28,10 +28,10 @@ from flask import (
     request,
     url_for,
 )
-from flask_babel import gettext as _
 
 from traceqr.web.context import state
 from traceqr.web.i18n import LANGUAGES, current_language
+from traceqr.web.i18n import gettext as _
 
 blueprint = Blueprint("offline", __name__, url_prefix="/inspect/offline")
 

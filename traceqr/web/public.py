@@ -7,7 +7,6 @@ import json
 from urllib.parse import quote
 
 from flask import Blueprint, Response, abort, redirect, render_template, request, send_file
-from flask_babel import gettext as _
 from itsdangerous import BadData, URLSafeTimedSerializer
 from sqlalchemy import text
 
@@ -20,6 +19,7 @@ from traceqr.services.shoppers import clean_place, create_report, set_scan_place
 from traceqr.services.uploads import private_folder, safe_upload_path, store_image
 from traceqr.services.verification import ClientFacts, Verification
 from traceqr.web.context import db_session, now, state
+from traceqr.web.i18n import gettext as _
 from traceqr.web.i18n import url_with_lang, vn_datetime
 from traceqr.web.portal.support import show_error, translated
 from traceqr.web.public_forms import ClaimForm, PlaceForm, ReportForm

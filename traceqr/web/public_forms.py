@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from flask_babel import lazy_gettext as _l
 from flask_wtf.file import FileField
 from wtforms import HiddenField, SelectField, StringField, TextAreaField
 from wtforms.validators import Length, Optional
 
+from traceqr.web.i18n import lazy_gettext as _l
 from traceqr.web.portal.forms import FlaskForm, ProvinceSelect, province_choices
 
 

@@ -16,10 +16,10 @@ from flask import (
     send_file,
     url_for,
 )
-from flask_babel import gettext as _
 from flask_wtf.csrf import CSRFError
 
 from traceqr.state import AppState
+from traceqr.web.i18n import gettext as _
 
 CONTENT_SECURITY_POLICY = "; ".join(
     [

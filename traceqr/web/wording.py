@@ -8,8 +8,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from flask_babel import lazy_gettext as _l
 from flask_babel.speaklater import LazyString
+
+from traceqr.web.i18n import lazy_gettext as _l
 
 
 @dataclass(frozen=True)

@@ -6,8 +6,6 @@ import csv
 import io
 
 from flask import abort, flash, redirect, render_template, request, url_for
-from flask_babel import gettext as _
-from flask_babel import lazy_gettext as _l
 from flask_wtf.file import FileField
 from werkzeug.wrappers import Response
 from wtforms import DecimalField, SelectField, StringField, TextAreaField
@@ -30,6 +28,8 @@ from traceqr.web.authority import authority_required, blueprint, scope
 from traceqr.web.authority.tables import kind_label, register_table, status_label
 from traceqr.web.context import db_session, now
 from traceqr.web.downloads import file_bytes_response
+from traceqr.web.i18n import gettext as _
+from traceqr.web.i18n import lazy_gettext as _l
 from traceqr.web.portal.forms import REQUIRED, FlaskForm
 from traceqr.web.portal.support import show_error
 

@@ -10,7 +10,6 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from flask import url_for
-from flask_babel import gettext as _
 from werkzeug.wrappers import Response
 
 from traceqr.domain.provinces import province
@@ -24,6 +23,7 @@ from traceqr.services.authority import (
     SpotRow,
 )
 from traceqr.web.downloads import file_bytes_response, safe_filename
+from traceqr.web.i18n import gettext as _
 from traceqr.web.i18n import number, vn_date, vn_datetime
 from traceqr.web.security import spreadsheet_safe
 from traceqr.web.wording import verdict_wording

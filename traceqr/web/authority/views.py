@@ -6,7 +6,6 @@ from __future__ import annotations
 from typing import Any
 
 from flask import abort, redirect, render_template, request, session, url_for
-from flask_babel import gettext as _
 from flask_login import login_user, logout_user
 from markupsafe import Markup
 from werkzeug.wrappers import Response
@@ -32,6 +31,7 @@ from traceqr.web.authority.tables import (
 from traceqr.web.context import db_session, now
 from traceqr.web.downloads import file_bytes_response, safe_filename
 from traceqr.web.i18n import current_language, number, vn_date
+from traceqr.web.i18n import gettext as _
 from traceqr.web.inspector.views import LoginForm
 from traceqr.web.portal.auth_views import safe_next
 from traceqr.web.portal.support import OfficialUser, translated

@@ -7,8 +7,6 @@ import json
 from typing import Any
 
 from flask import abort, flash, redirect, render_template, request, session, url_for
-from flask_babel import gettext as _
-from flask_babel import lazy_gettext as _l
 from flask_login import login_user, logout_user
 from flask_wtf.file import FileField
 from sqlalchemy import select
@@ -25,6 +23,8 @@ from traceqr.services.officials import authenticate_official, provinces_of
 from traceqr.services.uploads import private_folder, store_image, stored_private_upload
 from traceqr.web.context import db_session, now, state
 from traceqr.web.downloads import file_bytes_response
+from traceqr.web.i18n import gettext as _
+from traceqr.web.i18n import lazy_gettext as _l
 from traceqr.web.inspector import blueprint, inspector_required, me
 from traceqr.web.portal.auth_views import safe_next
 from traceqr.web.portal.forms import REQUIRED, ConfirmForm, FlaskForm

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from flask import abort, flash, redirect, render_template, request, url_for
-from flask_babel import gettext as _
 from sqlalchemy import select
 from werkzeug.wrappers import Response
 
@@ -21,6 +20,7 @@ from traceqr.services.key_lifecycle import recertify_business
 from traceqr.services.shoppers import reports_for_business
 from traceqr.services.uploads import store_image, stored_private_upload
 from traceqr.web.context import db_session, now, state
+from traceqr.web.i18n import gettext as _
 from traceqr.web.portal import blueprint
 from traceqr.web.portal.auth_views import links
 from traceqr.web.portal.forms import (

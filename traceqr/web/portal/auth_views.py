@@ -5,12 +5,12 @@ from __future__ import annotations
 from urllib.parse import urlsplit
 
 from flask import flash, redirect, render_template, request, session, url_for
-from flask_babel import gettext as _
 from flask_login import current_user, login_user, logout_user
 from werkzeug.wrappers import Response
 
 from traceqr.services import accounts
 from traceqr.web.context import db_session, now, state
+from traceqr.web.i18n import gettext as _
 from traceqr.web.portal import blueprint
 from traceqr.web.portal.forms import (
     ChangePasswordForm,

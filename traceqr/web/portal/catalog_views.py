@@ -5,7 +5,6 @@ from __future__ import annotations
 from typing import Any
 
 from flask import flash, redirect, render_template, request, url_for
-from flask_babel import gettext as _
 from werkzeug.wrappers import Response
 
 from traceqr.domain.dates import format_vn_date, parse_typed_date
@@ -14,6 +13,7 @@ from traceqr.errors import N_, ValidationError
 from traceqr.services import catalog
 from traceqr.services.uploads import store_image
 from traceqr.web.context import db_session, now, state
+from traceqr.web.i18n import gettext as _
 from traceqr.web.portal import blueprint
 from traceqr.web.portal.forms import (
     BatchForm,

@@ -7,8 +7,6 @@ from __future__ import annotations
 from functools import lru_cache
 from typing import Any
 
-from flask_babel import get_translations, lazy_ngettext
-from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm as _FlaskForm
 from flask_wtf.file import FileField
 from markupsafe import Markup
@@ -36,6 +34,8 @@ from wtforms.widgets import Select, html_params
 
 from traceqr.domain.provinces import all_provinces
 from traceqr.services.catalog import CERTIFICATION_KINDS
+from traceqr.web.i18n import lazy_gettext as _l
+from traceqr.web.i18n import lazy_ngettext, translations
 
 REQUIRED = _l("This is required.")
 
@@ -65,10 +65,10 @@ class _OurTranslations:
     """Raw catalogue look-ups: WTForms fills in the placeholders itself."""
 
     def gettext(self, message: str) -> str:
-        return str(get_translations().gettext(message))
+        return str(translations().gettext(message))
 
     def ngettext(self, singular: str, plural: str, n: int) -> str:
-        return str(get_translations().ngettext(singular, plural, n))
+        return str(translations().ngettext(singular, plural, n))
 
 
 class FlaskForm(_FlaskForm):

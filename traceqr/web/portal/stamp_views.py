@@ -10,7 +10,6 @@ from decimal import Decimal
 from typing import Any
 
 from flask import abort, flash, redirect, render_template, request, url_for
-from flask_babel import gettext as _
 from werkzeug.wrappers import Response
 
 from traceqr.domain.dates import iso_vietnam
@@ -28,6 +27,7 @@ from traceqr.services import catalog, jobs, stamps
 from traceqr.services.stamps import EXPORT_CHUNK, iter_batch_stamps
 from traceqr.web.context import db_session, now, state
 from traceqr.web.downloads import csv_response, file_response, fixed_csv_fields, safe_filename
+from traceqr.web.i18n import gettext as _
 from traceqr.web.portal import blueprint
 from traceqr.web.portal.catalog_views import readiness_of
 from traceqr.web.portal.forms import ConfirmForm, IssueForm, RecallForm, RevokeForm, SheetForm

@@ -7,12 +7,12 @@ from functools import wraps
 from typing import Any, TypeVar
 
 from flask import abort, current_app, flash, request
-from flask_babel import gettext
 from flask_login import current_user
 from flask_wtf import FlaskForm
 
 from traceqr.errors import Conflict, TraceQRError, ValidationError
 from traceqr.models import Official, User
+from traceqr.web.i18n import gettext
 
 F = TypeVar("F", bound=Callable[..., Any])
 # Errors a person fixes in the form. NotFound and Forbidden are not caught: they become

@@ -8,13 +8,13 @@ from decimal import Decimal
 from typing import Any
 
 from flask import Response, flash, redirect, render_template, request, url_for
-from flask_babel import gettext as _
 from wtforms.fields.choices import SelectChoice
 
 from traceqr.errors import N_, ValidationError
 from traceqr.services import traceability
 from traceqr.web.context import db_session, now, state
 from traceqr.web.downloads import safe_filename
+from traceqr.web.i18n import gettext as _
 from traceqr.web.portal import blueprint
 from traceqr.web.portal.forms import (
     ConfirmForm,
