@@ -127,6 +127,27 @@ def test_language_follows_the_query_then_the_browser_then_vietnamese(
     assert headline in facts.words
 
 
+def test_a_forced_language_inside_a_page_is_honoured_and_undone(app: Any) -> None:
+    """Messages come from a cached catalogue per language; a block that forces another
+    language (a PDF report in English from a Vietnamese page) must get that language, and
+    the page its own again after."""
+    from flask_babel import force_locale
+
+    from traceqr.web.i18n import gettext, lazy_gettext, ngettext
+
+    headline = lazy_gettext("Genuine product")
+    with app.test_request_context("/", headers={"Accept-Language": "vi"}):
+        assert gettext("Genuine product") == "Sản phẩm chính hãng"
+        with force_locale("en"):
+            assert gettext("Genuine product") == str(headline) == "Genuine product"
+        assert str(headline) == "Sản phẩm chính hãng"
+    with app.test_request_context("/?lang=en"):
+        assert gettext("Genuine product") == "Genuine product"
+        message = "%(num)s inspector case about these businesses is still open."
+        plural = "%(num)s inspector cases about these businesses are still open."
+        assert ngettext(message, plural, 2) == plural % {"num": 2}
+
+
 def test_every_verdict_has_its_page(client: FlaskClient, api: Api, issued: dict[str, Any]) -> None:
     urls = issued["urls"]
     serial = api.verify(urls[3])["stamp"]["serial"]
