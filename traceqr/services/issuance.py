@@ -5,7 +5,9 @@ takes the write lock, so two issuances on one batch never interleave. Stamps are
 signed and written in chunks through the leanest path each database offers (``COPY`` on
 PostgreSQL, ``executemany`` on SQLite), each chunk inside a savepoint: a serial that
 already exists (80 random bits make that a 2^-80 event, but it is still handled) makes the
-chunk roll back and retry with fresh serials. The caller commits once at the end, so a
+chunk roll back and retry with fresh serials. While one chunk is written, on a single
+writer thread that alone uses the connection meanwhile, the main thread signs the next.
+The caller commits once at the end, so a
 crash half-way leaves nothing.
 """
 
@@ -13,6 +15,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -22,7 +25,6 @@ from sqlalchemy.engine import Connection
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from traceqr.domain.keys import StampSigner
 from traceqr.domain.pins import PinScheme
 from traceqr.domain.stamp_format import SERIAL_LENGTH
 from traceqr.errors import N_, Conflict, TraceQRError
@@ -106,18 +108,10 @@ def issue_stamps(
 
     write_rows = _bulk_writer(connection)
     activated_at = now if active else None
-    done = 0
-    while done < count:
-        size = min(CHUNK_SIZE, count - done)
-        seq0 = first_seq + done
-        _write_chunk(
-            connection,
-            write_rows,
-            signer,
-            size,
-            random_bytes,
-            signed_item,
-            lambda serials, signatures, seq0=seq0: [
+
+    def make_rows(seq0: int) -> Callable[[list[bytes], list[bytes]], list[tuple[Any, ...]]]:
+        def rows(serials: list[bytes], signatures: list[bytes]) -> list[tuple[Any, ...]]:
+            return [
                 (
                     batch.id,
                     key.id,
@@ -131,11 +125,33 @@ def issue_stamps(
                     now,
                 )
                 for i, (serial, signature) in enumerate(zip(serials, signatures, strict=True))
-            ],
-        )
-        done += size
-        if progress is not None:
-            progress(done, count)
+            ]
+
+        return rows
+
+    def sign(serials: list[bytes]) -> list[bytes]:
+        return signer.sign_serials(serials, **signed_item)
+
+    # Signing a chunk overlaps with writing the one before: a single writer thread owns the
+    # connection while the main thread signs (PyNaCl and the database drivers release the
+    # GIL in C), and the main thread touches the connection again only after joining it.
+    done = 0
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="issue-writer") as writer:
+        pending: Future[None] | None = None
+        while done < count:
+            size = min(CHUNK_SIZE, count - done)
+            serials = _fresh_serials(size, random_bytes)
+            chunk = _Chunk(serials, sign(serials), make_rows(first_seq + done))
+            if pending is not None:
+                pending.result()  # a failed write raises here, before anything more is signed
+                if progress is not None:
+                    progress(done, count)
+            pending = writer.submit(_write_chunk, connection, write_rows, chunk, sign, random_bytes)
+            done += size
+        if pending is not None:
+            pending.result()
+    if progress is not None:
+        progress(done, count)
     audit.record(
         session,
         "stamps.issue",
@@ -152,27 +168,42 @@ def issue_stamps(
     return IssueResult(batch.id, count, first_seq, new_total, key.kid, active)
 
 
+@dataclass(frozen=True)
+class _Chunk:
+    serials: list[bytes]
+    signatures: list[bytes]
+    make_rows: Callable[[list[bytes], list[bytes]], list[tuple[Any, ...]]]
+
+
+def _fresh_serials(size: int, random_bytes: RandomBytes) -> list[bytes]:
+    """``size`` random serials, none repeated within the chunk."""
+    for _attempt in range(MAX_ATTEMPTS_PER_CHUNK):
+        serials = [random_bytes(SERIAL_LENGTH) for _ in range(size)]
+        if len(set(serials)) == size:
+            return serials
+    raise IssuanceError(N_("could not draw unused serials; is the random source broken?"))
+
+
 def _write_chunk(
     connection: Connection,
     write_rows: Callable[[list[tuple[Any, ...]]], None],
-    signer: StampSigner,
-    size: int,
+    chunk: _Chunk,
+    sign: Callable[[list[bytes]], list[bytes]],
     random_bytes: RandomBytes,
-    signed_item: dict[str, str],
-    make_rows: Callable[[list[bytes], list[bytes]], list[tuple[Any, ...]]],
 ) -> None:
+    """Write one signed chunk in a savepoint; a serial already stored draws the chunk again."""
     # COPY runs on the driver's cursor, so its errors arrive unwrapped: catch both kinds.
     duplicate = (IntegrityError, connection.dialect.loaded_dbapi.IntegrityError)
+    serials, signatures = chunk.serials, chunk.signatures
     for _attempt in range(MAX_ATTEMPTS_PER_CHUNK):
-        serials = [random_bytes(SERIAL_LENGTH) for _ in range(size)]
-        if len(set(serials)) != size:
-            continue
-        rows = make_rows(serials, signer.sign_serials(serials, **signed_item))
         try:
             with connection.begin_nested():
-                write_rows(rows)
+                write_rows(chunk.make_rows(serials, signatures))
         except duplicate:
-            continue  # a serial already exists: draw the chunk again
+            # a serial already exists: draw the chunk again
+            serials = _fresh_serials(len(serials), random_bytes)
+            signatures = sign(serials)
+            continue
         return
     raise IssuanceError(N_("could not draw unused serials; is the random source broken?"))
 
