@@ -7,8 +7,7 @@ PostgreSQL, ``executemany`` on SQLite), each chunk inside a savepoint: a serial 
 already exists (80 random bits make that a 2^-80 event, but it is still handled) makes the
 chunk roll back and retry with fresh serials. While one chunk is written, on a single
 writer thread that alone uses the connection meanwhile, the main thread signs the next.
-The caller commits once at the end, so a
-crash half-way leaves nothing.
+The caller commits once at the end, so a crash half-way leaves nothing.
 """
 
 from __future__ import annotations
