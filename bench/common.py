@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 import tempfile
-import time
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -13,21 +12,16 @@ from datetime import UTC, datetime
 
 from sqlalchemy import create_engine, make_url, text
 
+from bench.reporting import report, timer
 from traceqr.config import load_settings
 from traceqr.db import upgrade_schema
 from traceqr.services import catalog
 from traceqr.services.businesses import create_business
 from traceqr.state import AppState
 
+__all__ = ["PG_URL", "Service", "database", "report", "service", "timer"]
+
 PG_URL = os.environ.get("TRACEQR_BENCH_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
-
-
-@contextmanager
-def timer() -> Iterator[list[float]]:
-    box: list[float] = []
-    start = time.perf_counter()
-    yield box
-    box.append(time.perf_counter() - start)
 
 
 @contextmanager
@@ -81,10 +75,3 @@ def service(kind: str) -> Iterator[Service]:
             yield Service(state, *ids)
         finally:
             state.database.dispose()
-
-
-def report(title: str, rows: list[tuple[str, float, str]]) -> None:
-    print(f"\n## {title}")
-    width = max(len(name) for name, _, _ in rows)
-    for name, value, unit in rows:
-        print(f"  {name:<{width}}  {value:10.3f} {unit}")

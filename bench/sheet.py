@@ -13,7 +13,7 @@ import resource
 
 import zxingcpp
 
-from bench.common import report, timer
+from bench.reporting import report, timer
 from traceqr.domain.keys import StampSigner, generate_seed, new_kid
 from traceqr.domain.sheet import SheetLayout, SheetStamp, render_sheet, sheet_workers
 from traceqr.domain.stamp_format import short_code

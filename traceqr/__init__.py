@@ -6,9 +6,10 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from flask import Flask
+if TYPE_CHECKING:  # Flask is imported by create_app: the domain core imports without it
+    from flask import Flask
 
 __all__ = ["create_app"]
 
@@ -27,6 +28,8 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     ``config`` keys override the environment: ``instance_path``, ``database_url``,
     ``public_url``, ``rate_limits_enabled`` and any Flask setting (``TESTING`` …).
     """
+    from flask import Flask
+
     from traceqr.config import load_settings
     from traceqr.state import AppState
     from traceqr.web import init_web

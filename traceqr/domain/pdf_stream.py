@@ -16,14 +16,24 @@ Object layout::
 
 from __future__ import annotations
 
-import zlib
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from types import TracebackType
 from typing import BinaryIO
 
+from zlib_ng import zlib_ng
+
 CATALOG, PAGES, RESOURCES = 1, 2, 3
+# Content streams are compressed with zlib-ng: the same Deflate format as zlib, and at
+# level 2 about 35 % faster than zlib's fastest level with a 14 % smaller result (a page
+# of 63 stamps: 3.8 ms and 117 kB against 5.9 ms and 136 kB).
+COMPRESS_LEVEL = 2
+
+
+def flate(content: bytes, level: int = COMPRESS_LEVEL) -> bytes:
+    """A content stream compressed for ``/FlateDecode``."""
+    return zlib_ng.compress(content, level)
 
 
 def pdf_string(text: str) -> bytes:
@@ -73,7 +83,7 @@ class PdfForm:
     content: bytes
 
     def pdf_object(self, compress_level: int) -> bytes:
-        data = zlib.compress(self.content, compress_level)
+        data = flate(self.content, compress_level)
         box = " ".join(_number(value) for value in self.bbox)
         return (
             b"<< /Type /XObject /Subtype /Form /BBox [%b] /Length %d /Filter /FlateDecode >>"
@@ -102,7 +112,7 @@ class PdfStreamWriter:
         fonts: Mapping[str, str] | None = None,
         *,
         xobjects: Mapping[str, PdfImage | PdfForm] | None = None,
-        compress_level: int = 1,
+        compress_level: int = COMPRESS_LEVEL,
         info: Mapping[str, str] | None = None,
     ) -> None:
         self._out = out
@@ -154,9 +164,13 @@ class PdfStreamWriter:
 
     def add_page(self, content: bytes, width_pt: float, height_pt: float) -> None:
         """Append a page of ``width_pt`` × ``height_pt`` whose content stream is ``content``."""
+        self.add_flate_page(flate(content, self._compress_level), width_pt, height_pt)
+
+    def add_flate_page(self, data: bytes, width_pt: float, height_pt: float) -> None:
+        """Append a page whose content stream is already compressed (:func:`flate`): other
+        processes can compress pages while this one writes."""
         if self._closed:
             raise ValueError("the PDF is already closed")
-        data = zlib.compress(content, self._compress_level)
         stream = b"<< /Length %d /Filter /FlateDecode >>\nstream\n%b\nendstream" % (
             len(data),
             data,

@@ -25,7 +25,7 @@ import os
 import threading
 import zlib
 from collections import deque
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from concurrent.futures import Future, ProcessPoolExecutor
 from dataclasses import dataclass, fields, replace
 from itertools import chain, islice
@@ -35,7 +35,7 @@ import numpy as np
 from PIL import Image, ImageOps
 
 from traceqr.domain.glyphs import TextBlock, default_font, fit_text
-from traceqr.domain.pdf_stream import PdfForm, PdfImage, PdfStreamWriter, pdf_string
+from traceqr.domain.pdf_stream import PdfForm, PdfImage, PdfStreamWriter, flate, pdf_string
 from traceqr.domain.qr import ECC_LEVELS, QUIET_ZONE_MODULES, qr_matrix
 
 PT_PER_MM = 72 / 25.4
@@ -560,6 +560,11 @@ class _Painter:
             segments.append(f"{x:.3f} {y + dy * start:.3f} m {x:.3f} {y + dy * end:.3f} l")
         return f"q {CUT_MARK_WIDTH_PT} w 0 G {' '.join(segments)} S Q\n".encode()
 
+    def page(self, stamps: list[bytes], label: str) -> bytes:
+        """A page's content stream: its stamps, then the footer line with ``label``."""
+        footer = self.footer(label) if self.layout.page_footer else b""
+        return b"0 g\n" + b"".join(stamps) + footer
+
     def footer(self, text: str) -> bytes:
         layout = self.layout
         x = layout.margin_mm * PT_PER_MM
@@ -638,16 +643,17 @@ def render_sheet(
         xobjects=painter.xobjects or None,
         info={"Title": _ascii(footer) or "TraceQR stamps"},
     )
-    chunks: list[bytes] = [b"0 g\n"]
+    chunks: list[bytes] = []
     count = 0
 
-    def finish_page() -> None:
-        page_number = writer.page_count + 1
+    def page_label(page_number: int) -> str:
         label = f"page {page_number}" + (f" / {total_pages}" if total_pages else "")
-        if layout.page_footer:
-            chunks.append(painter.footer(f"{footer}  {label}" if footer else label))
-        writer.add_page(b"".join(chunks), width_pt, height_pt)
-        del chunks[1:]
+        return f"{footer}  {label}" if footer else label
+
+    def finish_page() -> None:
+        label = page_label(writer.page_count + 1)
+        writer.add_flate_page(flate(painter.page(chunks, label)), width_pt, height_pt)
+        chunks.clear()
 
     processes = sheet_workers(total) if workers is None else workers
     if processes > 1:
@@ -656,11 +662,11 @@ def render_sheet(
             processes,
             (layout, size, code, text_block, sheet_logo),
             total,
+            page_label,
         )
-        for content, on_page in painted:
-            chunks.append(content)
+        for data, on_page in painted:
+            writer.add_flate_page(data, width_pt, height_pt)
             count += on_page
-            finish_page()
     else:
         for stamp in chain((first,), iterator):
             symbol = first_symbol if count == 0 else qr_matrix(stamp.url, layout.ecc)
@@ -719,9 +725,11 @@ def _start_worker(painter_args: tuple[Any, ...]) -> None:
     _worker_painter = _Painter(*painter_args)
 
 
-def _paint_page(stamps: list[tuple[str, str, int | None, str | None]]) -> tuple[bytes, int]:
-    """In a worker: one page's content, or the index of the first stamp whose QR is not
-    the sheet's size (then no content)."""
+def _paint_page(
+    stamps: list[tuple[str, str, int | None, str | None]], label: str
+) -> tuple[bytes, int]:
+    """In a worker: one page's compressed content stream, or the index of the first stamp
+    whose QR is not the sheet's size (then no content)."""
     painter = _worker_painter
     assert painter is not None
     parts = []
@@ -730,7 +738,7 @@ def _paint_page(stamps: list[tuple[str, str, int | None, str | None]]) -> tuple[
         if symbol.size != painter.size:
             return symbol.size.to_bytes(4, "big"), slot
         parts.append(painter.stamp(slot, symbol.modules, SheetStamp(url, short_code, seq, pin)))
-    return b"".join(parts), -1
+    return flate(painter.page(parts, label)), -1
 
 
 def _paint_in_processes(
@@ -738,11 +746,12 @@ def _paint_in_processes(
     processes: int,
     painter_args: tuple[Any, ...],
     total: int | None,
+    page_label: Callable[[int], str],
 ) -> Iterable[tuple[bytes, int]]:
-    """(content, stamps on the page) of each page in order, painted by ``processes``
-    workers; at most two pages per worker wait, so memory stays flat however many stamps
-    there are. Workers start from a fork server: safe under threaded servers and job
-    workers, which plain fork is not."""
+    """(compressed content, stamps on the page) of each page in order, painted and
+    compressed by ``processes`` workers; at most two pages per worker wait, so memory stays
+    flat however many stamps there are. Workers start from a fork server: safe under
+    threaded servers and job workers, which plain fork is not."""
     layout: SheetLayout = painter_args[0]
     size: int = painter_args[1]
     per_page = layout.per_page
@@ -774,7 +783,8 @@ def _paint_in_processes(
                 break
             if total is not None and read + len(page) > total:
                 raise SheetLayoutError(f"more stamps than the total of {total}")
-            pending.append((pool.submit(_paint_page, page), read, len(page)))
+            label = page_label(read // per_page + 1)
+            pending.append((pool.submit(_paint_page, page, label), read, len(page)))
             read += len(page)
             if len(pending) >= 2 * processes:
                 yield collect()
