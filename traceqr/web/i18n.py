@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from babel.support import NullTranslations
-from flask import Flask, g, has_app_context, request, session, url_for
+from flask import Flask, g, has_app_context, has_request_context, request, session, url_for
 from flask_babel import Babel, format_decimal, get_locale, get_translations
 from flask_babel.speaklater import LazyString
 
@@ -42,6 +42,7 @@ def select_locale() -> str:
 # running service). Flask-Babel looks the catalogue up anew on every message — its context,
 # the locale's identifier, the domain — which was a tenth of the stamp page's time.
 _CATALOGUES: dict[Any, NullTranslations] = {}
+_BY_LANGUAGE: dict[str | None, NullTranslations] = {}  # the same, by select_locale's answer
 
 
 def translations() -> NullTranslations:
@@ -51,11 +52,19 @@ def translations() -> NullTranslations:
         return get_translations()
     babel_context = g.get("_flask_babel")
     locale = getattr(babel_context, "babel_locale", None)
-    if locale is None:  # the request's first message: let Flask-Babel choose the locale
+    if locale is None:  # the request's first message
+        # Flask-Babel would choose the locale with select_locale too, then parse it and
+        # look the catalogue up: a catalogue cached for that language is the same one.
+        language = select_locale() if has_request_context() else None
+        cached = _BY_LANGUAGE.get(language)
+        if cached is not None:
+            return cached
         catalogue = get_translations()
         locale = getattr(g.get("_flask_babel"), "babel_locale", None)
         if locale is not None:
             _CATALOGUES.setdefault(locale, catalogue)
+            if language is not None and str(locale) == language:
+                _BY_LANGUAGE[language] = catalogue
         return catalogue
     try:
         return _CATALOGUES[locale]
