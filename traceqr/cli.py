@@ -218,14 +218,9 @@ def stamps_sheet(
     """Write the batch's printable vector PDF: every stamp once, in issue order."""
     from dataclasses import replace
 
-    from traceqr.domain.sheet import (
-        SheetLayout,
-        SheetLayoutError,
-        SheetStamp,
-        fit_stamp_size,
-        render_sheet,
-    )
+    from traceqr.domain.sheet import SheetLayout, SheetLayoutError, fit_stamp_size
     from traceqr.models import Batch
+    from traceqr.services.sheets import write_batch_sheet
     from traceqr.services.stamps import iter_batch_stamps
 
     with open_state() as state, state.database.session() as session:
@@ -251,22 +246,16 @@ def stamps_sheet(
         with click.progressbar(
             length=batch.stamps_total, label="Writing", file=sys.stderr, show_pos=True
         ) as bar:
-
-            def counted() -> Iterator[SheetStamp]:
-                for item in iter_batch_stamps(session, batch, public_url, pins=state.pins):
-                    bar.update(1)
-                    yield SheetStamp(
-                        url=item.url, short_code=item.short_code, seq=item.seq, pin=item.pin
-                    )
-
             try:
                 with partial.open("wb") as out:
-                    summary = render_sheet(
-                        counted(),
+                    summary = write_batch_sheet(
+                        session,
+                        batch,
+                        public_url,
+                        state.pins,
                         out,
                         layout,
-                        footer=f"TraceQR - lot {batch.lot}",
-                        total=batch.stamps_total,
+                        progress=lambda done, _total: bar.update(done - bar.pos),
                     )
             except SheetLayoutError as exc:
                 partial.unlink(missing_ok=True)

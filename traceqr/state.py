@@ -76,7 +76,7 @@ class AppState:
             ),
             jobs=QueueJobRunner(database, settings.queue_url, settings.queue_name)
             if settings.queue_url
-            else JobRunner(database, keystore, pins, max_stamps=JOB_MAX_STAMPS),
+            else JobRunner(database, keystore, pins, JOB_MAX_STAMPS, settings),
             mailer=Mailer(settings.smtp_url),
             pins=pins,
         )

@@ -108,6 +108,29 @@ def test_a_queued_issuance_runs_on_a_worker_process(
     assert api.verify(url)["status"] == "genuine"
 
 
+def test_a_queued_sheet_is_written_by_a_worker_process_and_downloaded_at_the_web_node(
+    make_app: Any, make_business: Any, database_url: str, instance_path: Path, queue_name: str
+) -> None:
+    app = make_app(queue_url=REDIS_URL, queue_name=queue_name)
+    owner = make_business("Xưởng in tem")
+    api = Api(app.test_client(), owner.api_key)
+    batch = api.batch()
+    api.issue(batch["id"], 70)
+    job = api.post(f"/batches/{batch['id']}/sheet-jobs").get_json()
+    assert job["status"] == "queued" and job["kind"] == "render_sheet"
+
+    # The worker shares the instance folder (a shared volume in production).
+    finished = run_worker(database_url, instance_path, queue_name)
+    assert finished.returncode == 0, finished.stderr[-2000:]
+
+    done = api.get(f"/jobs/{job['id']}").get_json()
+    assert done["status"] == "done", done
+    assert done["result"]["stamps"] == 70 and done["result"]["pages"] == 2
+    pdf = api.client.get(done["download_url"], headers=api.headers)
+    assert pdf.status_code == 200 and pdf.get_data().startswith(b"%PDF-")
+    assert len(pdf.get_data()) == done["result"]["bytes"]
+
+
 def test_the_worker_needs_a_queue(database_url: str, instance_path: Path) -> None:
     env = {
         **{k: v for k, v in os.environ.items() if not k.startswith("TRACEQR_")},

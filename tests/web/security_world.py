@@ -160,8 +160,12 @@ def build_world(app: Flask) -> World:
             io.StringIO(a_api.get(f"/batches/{batch['id']}/stamps.csv").get_data(as_text=True))
         )
     )
-    job = a_api.post(f"/batches/{batch['id']}/stamp-jobs", {"count": 2}).get_json()
+    issue_job = a_api.post(f"/batches/{batch['id']}/stamp-jobs", {"count": 2}).get_json()
+    state.jobs.wait(issue_job["id"])
+    # The walk's job is a done sheet job: its PDF, too, must be A's alone.
+    job = a_api.post(f"/batches/{batch['id']}/sheet-jobs").get_json()
     state.jobs.wait(job["id"])
+    assert a_api.get(f"/jobs/{job['id']}").get_json()["download_url"], job
     facility_name = f"Xưởng riêng A {tag}"
     facility = a_api.post("/facilities", {"name": facility_name, "kind": "factory"})
     assert facility.status_code == 201, facility.get_json()

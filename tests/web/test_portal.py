@@ -727,3 +727,42 @@ def test_a_business_sees_the_reports_about_its_own_stamps_only(
         report = session.scalars(select(Report)).one()
         mine = session.scalar(select(Business.id).where(Business.name == "Gốm sứ Minh An"))
         assert report.business_id is not None and report.business_id != mine
+
+
+def test_a_large_sheet_is_prepared_in_the_background_and_downloaded(
+    app: Flask, owner: PortalClient
+) -> None:
+    batch_id = make_batch(owner, make_product(owner))
+    page = owner.post(
+        f"/portal/batches/{batch_id}/issue",
+        {"count": "5", "active": "y"},
+        form_page=f"/portal/batches/{batch_id}",
+    )
+    jobs = AppState.of(app).jobs
+    jobs.wait(int(re.search(r"/portal/jobs/(\d+)\.json", page.html).group(1)))  # type: ignore[union-attr]
+    query = "page=A4&stamp_mm=30&ecc=H"
+    designer = f"/portal/batches/{batch_id}/sheet?{query}"
+    page = owner.get(designer)
+    assert "Chuẩn bị tệp PDF trong nền" in page.text
+    page = owner.post(f"/portal/batches/{batch_id}/sheet-job?{query}", {}, form_page=designer)
+    assert "Đang chuẩn bị tờ tem" in page.text
+    job_id = int(re.search(r"/portal/jobs/(\d+)\.json", page.html).group(1))  # type: ignore[union-attr]
+    jobs.wait(job_id)
+    page = owner.get(f"/portal/jobs/{job_id}")
+    assert "Xong: 5 tem trên 1 trang." in page.text, page.text
+    link = f"/portal/jobs/{job_id}/sheet.pdf"
+    assert f'href="{link}"' in page.html
+    response = owner.client.get(link)
+    assert response.mimetype == "application/pdf"
+    from tests.sheet_reading import read_sheet
+    from traceqr.domain.sheet import SheetLayout
+
+    cells = read_sheet(response.data, SheetLayout(stamp_mm=30, ecc="H"))
+    assert len(cells) == 5 and all(len(c) == 1 for c in cells)
+    # A designer layout that does not fit is refused, and no job starts.
+    page = owner.post(
+        f"/portal/batches/{batch_id}/sheet-job?stamp_mm=15&ecc=H",
+        {},
+        form_page=designer,
+    )
+    assert page.errors and "Đang chuẩn bị tờ tem" not in page.text

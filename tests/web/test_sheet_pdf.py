@@ -2,11 +2,17 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
 import pytest
+from sqlalchemy import func, select
 
 from tests.conftest import Api
 from tests.sheet_reading import read_sheet
 from traceqr.domain.sheet import SheetLayout
+from traceqr.models import Batch, Job
+from traceqr.services import jobs
 
 
 def test_every_stamp_on_the_sheet_decodes_once_and_verifies_genuine(api: Api) -> None:
@@ -67,3 +73,107 @@ def test_a_batch_without_stamps_has_no_sheet(api: Api) -> None:
     response = api.get(f"/batches/{batch['id']}/sheet.pdf")
     assert response.status_code == 400
     assert "no stamps" in response.get_json()["error"]["message"]
+
+
+# --- sheets written by a background job -----------------------------------------------------
+
+
+def test_a_sheet_job_writes_the_batch_sheet_to_download(
+    api: Api, other_api: Api, state: Any
+) -> None:
+    layout = SheetLayout(stamp_mm=30, ecc="H")
+    batch = api.batch(lot="BT-JOB-1")
+    count = layout.per_page + 3  # two pages
+    api.issue(batch["id"], count)
+    response = api.post(f"/batches/{batch['id']}/sheet-jobs?stamp_mm=30&ecc=H")
+    assert response.status_code == 202, response.get_json()
+    job = response.get_json()
+    assert job["kind"] == "render_sheet" and job["total"] == count
+    assert job["download_url"] is None  # nothing to download before it is done
+    assert response.headers["Location"] == job["url"]
+    state.jobs.wait(job["id"])
+
+    done = api.get(f"/jobs/{job['id']}").get_json()
+    assert done["status"] == "done", done
+    assert done["done"] == count
+    assert done["result"]["stamps"] == count and done["result"]["pages"] == 2
+    assert done["download_url"] == f"/api/v1/jobs/{job['id']}/sheet.pdf"
+    download = api.client.get(done["download_url"], headers=api.headers)
+    assert download.status_code == 200 and download.mimetype == "application/pdf"
+    pdf = download.get_data()
+    assert len(pdf) == done["result"]["bytes"] == int(download.headers["Content-Length"])
+    cells = read_sheet(pdf, layout)
+    assert [texts[0] for texts in cells] == api.stamp_urls(batch["id"])
+
+    # Another business sees neither the job nor its sheet.
+    assert other_api.get(f"/jobs/{job['id']}").status_code == 404
+    assert other_api.client.get(done["download_url"], headers=other_api.headers).status_code == 404
+
+
+def test_a_sheet_job_with_a_bad_layout_is_refused_before_it_is_queued(api: Api, state: Any) -> None:
+    batch = api.batch()
+    api.issue(batch["id"], 1)
+    with state.database.session() as session:
+        before = session.scalar(select(func.count()).select_from(Job))
+    for query, field in (("stamp_mm=10", "layout"), ("ecc=Z", "ecc"), ("gap_mm=x", "gap_mm")):
+        response = api.post(f"/batches/{batch['id']}/sheet-jobs?{query}")
+        assert response.status_code == 400, query
+        assert response.get_json()["error"]["field"] == field
+    empty = api.batch()
+    response = api.post(f"/batches/{empty['id']}/sheet-jobs")
+    assert response.status_code == 400
+    assert "no stamps" in response.get_json()["error"]["message"]
+    with state.database.session() as session:
+        assert session.scalar(select(func.count()).select_from(Job)) == before
+
+
+def test_a_failed_sheet_job_leaves_no_file(api: Api, business: Any, state: Any) -> None:
+    batch = api.batch()
+    api.issue(batch["id"], 3)
+    with state.database.session() as session:
+        job = jobs.create_sheet_job(
+            session,
+            business_id=business.business.id,
+            user_id=None,
+            batch=session.get(Batch, batch["id"]),
+            layout=SheetLayout(stamp_mm=12),  # modules under 0.4 mm: found while printing
+            side_text=None,
+            with_logo=False,
+            now=datetime.now(UTC),
+        )
+        session.commit()
+        job_id = job.id
+    jobs.run_sheet_job(state.database, state.settings, state.pins, job_id)
+    failed = api.get(f"/jobs/{job_id}").get_json()
+    assert failed["status"] == "failed" and "0.4 mm" in failed["error"]
+    assert failed["download_url"] is None
+    folder = state.settings.instance_path / "jobs"
+    assert not list(folder.glob(f"sheet-{job_id}.pdf*"))
+    assert (
+        api.client.get(f"/api/v1/jobs/{job_id}/sheet.pdf", headers=api.headers).status_code == 404
+    )
+
+
+def test_sheets_are_kept_seven_days(api: Api, state: Any) -> None:
+    batch = api.batch()
+    api.issue(batch["id"], 2)
+    job = api.post(f"/batches/{batch['id']}/sheet-jobs").get_json()
+    state.jobs.wait(job["id"])
+    path = jobs.sheet_file(state.settings.instance_path, job["id"])
+    assert path.exists()
+    with state.database.session() as session:
+        row = session.get(Job, job["id"])
+        assert row is not None
+        now = datetime.now(UTC)
+        assert (
+            jobs.remove_old_sheets(session, state.settings.instance_path, row.business_id, now) == 0
+        )
+        row.finished_at = now - timedelta(days=jobs.SHEET_FILE_DAYS, minutes=1)
+        session.commit()
+    # The next sheet job clears the old file; the old job's row stays, without a download.
+    newer = api.post(f"/batches/{batch['id']}/sheet-jobs").get_json()
+    state.jobs.wait(newer["id"])
+    assert not path.exists()
+    assert jobs.sheet_file(state.settings.instance_path, newer["id"]).exists()
+    old = api.get(f"/jobs/{job['id']}").get_json()
+    assert old["status"] == "done" and old["download_url"] is None

@@ -40,6 +40,10 @@ ORPHANED_MESSAGE = N_(
     "the job was interrupted (its process stopped) before it finished; "
     "no stamps were issued: issue them again"
 )
+ORPHANED_SHEET_MESSAGE = N_(
+    "the job was interrupted (its process stopped) before it finished; "
+    "no sheet was written: prepare it again"
+)
 
 _memory_leases: set[tuple[str, int]] = set()
 _memory_lock = threading.Lock()
@@ -157,7 +161,8 @@ class JobLease:
 def _fail_if_unleased(connection: Connection, engine: Engine, job: Job, now: datetime) -> bool:
     """Mark ``job`` failed when no process holds its lease. True when it did."""
     orphaned = update(Job).where(Job.id == job.id, Job.status.in_(("queued", "running")))
-    values = {"status": "failed", "done": 0, "error": ORPHANED_MESSAGE, "finished_at": now}
+    message = ORPHANED_SHEET_MESSAGE if job.kind == "render_sheet" else ORPHANED_MESSAGE
+    values = {"status": "failed", "done": 0, "error": message, "finished_at": now}
     if engine.dialect.name == "postgresql":
         free = connection.execute(
             text("SELECT pg_try_advisory_xact_lock(:ns, :id)"),

@@ -1,4 +1,5 @@
-"""Background jobs: long work (issuing tens of thousands of stamps) off the request.
+"""Background jobs: long work (issuing tens of thousands of stamps, writing the sheet of
+a large batch) off the request.
 
 The job is a row (queued → running → done | failed) the portal and API poll. The work runs
 in a thread of the process that accepted it. Its progress is kept in that process's memory
@@ -17,24 +18,31 @@ import time
 import uuid
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
-from datetime import UTC, datetime
-from typing import Any
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
+from traceqr.config import Settings
 from traceqr.db import Database
 from traceqr.domain.pins import PinScheme
-from traceqr.errors import N_, NotFound, TraceQRError
+from traceqr.errors import N_, NotFound, TraceQRError, ValidationError
 from traceqr.keystore import KeyStore
-from traceqr.models import Batch, Job
+from traceqr.models import Batch, Business, Job
 from traceqr.services import audit
 from traceqr.services.issuance import issue_stamps
 from traceqr.services.job_leases import JobLease, fail_orphaned_jobs
 
+if TYPE_CHECKING:  # the sheet code (numpy, zxing-cpp) loads when a sheet job runs
+    from traceqr.domain.sheet import SheetLayout
+
 log = logging.getLogger(__name__)
 
 ISSUE_STAMPS = "issue_stamps"
+RENDER_SHEET = "render_sheet"
+SHEET_FILE_DAYS = 7  # a finished sheet job's PDF is kept this long
 PROGRESS_WRITE_EVERY = 5000
 
 
@@ -85,17 +93,20 @@ def recent_jobs(session: Session, business_id: int, limit: int = 5) -> list[Job]
     )
 
 
-def run_issue_job(
+Work = Callable[[Session, Job, dict[str, Any], Callable[[int, int], None]], dict[str, Any]]
+
+
+def _run_job_row(
     database: Database,
-    keystore: KeyStore,
-    pins: PinScheme,
     job_id: int,
+    work: Work,
     *,
-    max_stamps: int,
-    on_progress: Callable[[int, int], None] | None = None,
+    unexpected: str,
+    on_progress: Callable[[int, int], None] | None,
 ) -> None:
-    """Run one queued job to its end: the row says ``done`` with the result, or ``failed``
-    with the reason and no stamps. Wherever it runs: a thread here, or a queue worker."""
+    """Take a queued job (never twice), run ``work`` and record its end on the row: ``done``
+    with the result ``work`` returns, or ``failed`` with the reason (``unexpected`` for an
+    error that is not the service's own)."""
 
     def set_row(**values: Any) -> None:
         with database.engine.begin() as connection:
@@ -114,10 +125,7 @@ def run_issue_job(
             job = session.get(Job, job_id)
             assert job is not None
             params = json.loads(job.params)
-            batch = session.get(Batch, params["batch_id"])
-            if batch is None or batch.business_id != job.business_id:
-                raise NotFound(N_("the batch of this job no longer exists"))
-            # SQLite has one writer, and the issuance is it: there the row changes only at
+            # SQLite has one writer, and an issuance is it: there the row changes only at
             # the start and the end. Elsewhere any process can read the progress.
             write_progress = database.engine.dialect.name != "sqlite"
 
@@ -129,31 +137,207 @@ def run_issue_job(
 
             actor = ("user", job.user_id) if job.user_id is not None else ("system", None)
             with audit.acting_as(*actor):
-                result = issue_stamps(
-                    session,
-                    keystore,
-                    batch,
-                    params["count"],
-                    active=params["active"],
-                    now=utcnow(),
-                    max_count=max_stamps,
-                    progress=progress,
-                    pins=pins,
-                )
-        outcome = {
-            "count": result.count,
-            "first_seq": result.first_seq,
-            "last_seq": result.last_seq,
-        }
-        set_row(status="done", done=result.count, result=json.dumps(outcome), finished_at=utcnow())
+                outcome = work(session, job, params, progress)
+        set_row(
+            status="done",
+            done=outcome.get("count", outcome.get("stamps", 0)),
+            result=json.dumps(outcome),
+            finished_at=utcnow(),
+        )
     except TraceQRError as exc:
         set_row(status="failed", error=exc.message, finished_at=utcnow())
     except Exception:
         log.exception("job %s failed", job_id)
-        set_row(
-            status="failed",
-            error="the job failed unexpectedly; no stamps were issued",
-            finished_at=utcnow(),
+        set_row(status="failed", error=unexpected, finished_at=utcnow())
+
+
+def _job_batch(session: Session, job: Job, params: dict[str, Any]) -> Batch:
+    batch = session.get(Batch, params["batch_id"])
+    if batch is None or batch.business_id != job.business_id:
+        raise NotFound(N_("the batch of this job no longer exists"))
+    return batch
+
+
+def run_issue_job(
+    database: Database,
+    keystore: KeyStore,
+    pins: PinScheme,
+    job_id: int,
+    *,
+    max_stamps: int,
+    on_progress: Callable[[int, int], None] | None = None,
+) -> None:
+    """Run one queued issuance to its end: the row says ``done`` with the result, or
+    ``failed`` with the reason and no stamps. Wherever it runs: a thread here, or a queue
+    worker."""
+
+    def issue(
+        session: Session, job: Job, params: dict[str, Any], progress: Callable[[int, int], None]
+    ) -> dict[str, Any]:
+        result = issue_stamps(
+            session,
+            keystore,
+            _job_batch(session, job, params),
+            params["count"],
+            active=params["active"],
+            now=utcnow(),
+            max_count=max_stamps,
+            progress=progress,
+            pins=pins,
+        )
+        return {"count": result.count, "first_seq": result.first_seq, "last_seq": result.last_seq}
+
+    _run_job_row(
+        database,
+        job_id,
+        issue,
+        unexpected=N_("the job failed unexpectedly; no stamps were issued"),
+        on_progress=on_progress,
+    )
+
+
+def create_sheet_job(
+    session: Session,
+    *,
+    business_id: int,
+    user_id: int | None,
+    batch: Batch,
+    layout: SheetLayout,
+    side_text: str | None,
+    with_logo: bool,
+    now: datetime,
+) -> Job:
+    """A job that writes the batch's sheet to a file under the instance folder, to
+    download when done. Sheets older than :data:`SHEET_FILE_DAYS` are removed."""
+    from traceqr.services.sheets import layout_to_json
+
+    if batch.stamps_total == 0:
+        raise ValidationError(N_("this batch has no stamps yet: issue some first"))
+    job = Job(
+        business_id=business_id,
+        user_id=user_id,
+        kind=RENDER_SHEET,
+        status="queued",
+        done=0,
+        total=batch.stamps_total,
+        params=json.dumps(
+            {
+                "batch_id": batch.id,
+                "layout": layout_to_json(layout),
+                "side_text": side_text,
+                "logo": with_logo,
+            }
+        ),
+        created_at=now,
+    )
+    session.add(job)
+    session.flush()
+    return job
+
+
+def sheet_file(instance_path: Path, job_id: int) -> Path:
+    """Where a sheet job's PDF is kept (private to its business, like uploads)."""
+    return instance_path / "jobs" / f"sheet-{job_id}.pdf"
+
+
+def remove_old_sheets(
+    session: Session, instance_path: Path, business_id: int, now: datetime
+) -> int:
+    """Delete the files of this business's sheet jobs that ended more than
+    :data:`SHEET_FILE_DAYS` ago; their rows stay. Returns how many files went."""
+    old = session.scalars(
+        select(Job.id).where(
+            Job.business_id == business_id,
+            Job.kind == RENDER_SHEET,
+            Job.finished_at < now - timedelta(days=SHEET_FILE_DAYS),
+        )
+    ).all()
+    removed = 0
+    for job_id in old:
+        path = sheet_file(instance_path, job_id)
+        # A job killed while writing left only its .part: that goes too.
+        for leftover in (path, path.with_name(path.name + ".part")):
+            if leftover.exists():
+                leftover.unlink(missing_ok=True)
+                removed += 1
+    return removed
+
+
+def run_sheet_job(
+    database: Database,
+    settings: Settings,
+    pins: PinScheme,
+    job_id: int,
+    *,
+    on_progress: Callable[[int, int], None] | None = None,
+) -> None:
+    """Write one queued sheet job's PDF: under a temporary name, renamed when complete, so
+    that a failed or killed job leaves no file to download."""
+    from traceqr.domain.sheet import SheetLayoutError
+    from traceqr.services.sheets import layout_from_json, write_batch_sheet
+
+    def write(
+        session: Session, job: Job, params: dict[str, Any], progress: Callable[[int, int], None]
+    ) -> dict[str, Any]:
+        batch = _job_batch(session, job, params)
+        logo = None
+        if params.get("logo"):
+            business = session.get(Business, job.business_id)
+            if business is None or not business.logo:
+                raise ValidationError(N_("Add a logo to the business profile first."))
+            logo = (settings.uploads_path / business.logo).read_bytes()
+        target = sheet_file(settings.instance_path, job.id)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        partial = target.with_name(target.name + ".part")
+        try:
+            with partial.open("wb") as out:
+                summary = write_batch_sheet(
+                    session,
+                    batch,
+                    settings.public_url,
+                    pins,
+                    out,
+                    layout_from_json(params["layout"]),
+                    side_text=params.get("side_text"),
+                    logo=logo,
+                    progress=progress,
+                )
+        except SheetLayoutError as exc:
+            partial.unlink(missing_ok=True)
+            raise ValidationError(str(exc)) from exc
+        except BaseException:
+            partial.unlink(missing_ok=True)
+            raise
+        partial.replace(target)
+        return {"stamps": summary.stamps, "pages": summary.pages, "bytes": target.stat().st_size}
+
+    _run_job_row(
+        database,
+        job_id,
+        write,
+        unexpected=N_("the job failed unexpectedly; no sheet was written"),
+        on_progress=on_progress,
+    )
+
+
+def run_job(
+    database: Database,
+    keystore: KeyStore,
+    pins: PinScheme,
+    settings: Settings,
+    job_id: int,
+    *,
+    max_stamps: int,
+    on_progress: Callable[[int, int], None] | None = None,
+) -> None:
+    """Run a queued job of any kind."""
+    with database.engine.connect() as connection:
+        kind = connection.execute(select(Job.kind).where(Job.id == job_id)).scalar_one_or_none()
+    if kind == RENDER_SHEET:
+        run_sheet_job(database, settings, pins, job_id, on_progress=on_progress)
+    elif kind is not None:
+        run_issue_job(
+            database, keystore, pins, job_id, max_stamps=max_stamps, on_progress=on_progress
         )
 
 
@@ -161,12 +345,18 @@ class JobRunner:
     """Runs jobs in this process, two at a time at most (the default)."""
 
     def __init__(
-        self, database: Database, keystore: KeyStore, pins: PinScheme, max_stamps: int
+        self,
+        database: Database,
+        keystore: KeyStore,
+        pins: PinScheme,
+        max_stamps: int,
+        settings: Settings,
     ) -> None:
         self.database = database
         self.keystore = keystore
         self.pins = pins
         self.max_stamps = max_stamps
+        self.settings = settings
         self._executor = ThreadPoolExecutor(max_workers=2, thread_name_prefix="traceqr-job")
         self._progress: dict[int, tuple[int, int]] = {}
         self._futures: dict[int, Future[None]] = {}
@@ -206,10 +396,11 @@ class JobRunner:
             self._progress[job_id] = (done, total)
 
         try:
-            run_issue_job(
+            run_job(
                 self.database,
                 self.keystore,
                 self.pins,
+                self.settings,
                 job_id,
                 max_stamps=self.max_stamps,
                 on_progress=remember,
@@ -272,4 +463,11 @@ def run_queued_job(job_id: int) -> None:
 
     state = worker_state()
     with JobLease(state.database.engine, job_id):
-        run_issue_job(state.database, state.keystore, state.pins, job_id, max_stamps=JOB_MAX_STAMPS)
+        run_job(
+            state.database,
+            state.keystore,
+            state.pins,
+            state.settings,
+            job_id,
+            max_stamps=JOB_MAX_STAMPS,
+        )

@@ -72,6 +72,36 @@ SERIAL = {
     "schema": {"type": "string", "maxLength": 40},
 }
 
+# The layout a sheet.pdf or a sheet-job asks for, as query parameters.
+SHEET_PARAMETERS: list[dict[str, Any]] = [
+    *(
+        {
+            "name": name,
+            "in": "query",
+            "required": False,
+            "description": text,
+            "schema": {"type": "number", "minimum": 0, "maximum": 1000},
+        }
+        for name, text in (
+            ("stamp_mm", "QR side with its quiet zone, mm (default 25)"),
+            ("margin_mm", "Page margin, mm (default 8)"),
+            ("gap_mm", "Gap between stamps, mm (default 2)"),
+        )
+    ),
+    {
+        "name": "ecc",
+        "in": "query",
+        "required": False,
+        "schema": {"type": "string", "enum": ["L", "M", "Q", "H"]},
+    },
+    {"name": "cut_marks", "in": "query", "required": False, "schema": {"type": "boolean"}},
+]
+
+PDF_ANSWER = {
+    "description": "PDF",
+    "content": {"application/pdf": {"schema": {"type": "string", "format": "binary"}}},
+}
+
 COMMON_ERRORS = {
     "400": _error("Bad input: the message says what to change"),
     "401": _error("Missing or wrong API key"),
@@ -324,45 +354,22 @@ def openapi_document(server_url: str) -> dict[str, Any]:
             "/batches/{batch_id}/sheet.pdf": {
                 "get": _operation(
                     "A printable A4 vector PDF of every stamp of the batch",
-                    {
-                        "200": {
-                            "description": "PDF",
-                            "content": {
-                                "application/pdf": {
-                                    "schema": {"type": "string", "format": "binary"}
-                                }
-                            },
-                        }
-                    },
-                    parameters=[
-                        _id("batch_id"),
-                        *(
-                            {
-                                "name": name,
-                                "in": "query",
-                                "required": False,
-                                "description": text,
-                                "schema": {"type": "number", "minimum": 0, "maximum": 1000},
-                            }
-                            for name, text in (
-                                ("stamp_mm", "QR side with its quiet zone, mm (default 25)"),
-                                ("margin_mm", "Page margin, mm (default 8)"),
-                                ("gap_mm", "Gap between stamps, mm (default 2)"),
-                            )
-                        ),
-                        {
-                            "name": "ecc",
-                            "in": "query",
-                            "required": False,
-                            "schema": {"type": "string", "enum": ["L", "M", "Q", "H"]},
-                        },
-                        {
-                            "name": "cut_marks",
-                            "in": "query",
-                            "required": False,
-                            "schema": {"type": "boolean"},
-                        },
-                    ],
+                    {"200": PDF_ANSWER},
+                    parameters=[_id("batch_id"), *SHEET_PARAMETERS],
+                )
+            },
+            "/batches/{batch_id}/sheet-jobs": {
+                "post": _operation(
+                    "Write the batch's sheet PDF in the background (large batches)",
+                    {"202": _json(schemas.JobOut, "The job, queued: poll its url")},
+                    parameters=[_id("batch_id"), *SHEET_PARAMETERS],
+                )
+            },
+            "/jobs/{job_id}/sheet.pdf": {
+                "get": _operation(
+                    "The PDF a done sheet-job wrote",
+                    {"200": PDF_ANSWER},
+                    parameters=[_id("job_id")],
                 )
             },
             "/stamps/{serial}": {

@@ -78,14 +78,24 @@ class StampJobIn(_Strict):
 
 class JobOut(BaseModel):
     id: int
+    kind: Literal["issue_stamps", "render_sheet"] = Field(
+        description="issue_stamps: a stamp-job; render_sheet: a sheet-job"
+    )
     status: Literal["queued", "running", "done", "failed"]
-    done: int = Field(description="Stamps issued so far (updated every 5,000 on PostgreSQL)")
+    done: int = Field(
+        description="Stamps issued or printed so far (updated every 5,000 on PostgreSQL)"
+    )
     total: int
     batch_id: int | None
-    result: dict[str, int] | None = Field(description="count, first_seq, last_seq once done")
+    result: dict[str, int] | None = Field(
+        description="Once done: count, first_seq, last_seq (stamps); stamps, pages, bytes (sheet)"
+    )
     error: str | None
     created_at: str | None
     url: str = Field(description="Poll this until status is done or failed")
+    download_url: str | None = Field(
+        description="A done sheet-job's PDF, kept 7 days after the job ended"
+    )
 
 
 class RevokeIn(_Strict):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import tempfile
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -13,7 +14,7 @@ from traceqr.domain.dates import iso_vietnam
 from traceqr.domain.keys import kid_text
 from traceqr.domain.provinces import province
 from traceqr.domain.stamp_format import serial_text, short_code
-from traceqr.errors import Conflict, Unauthorized, ValidationError
+from traceqr.errors import Conflict, NotFound, Unauthorized, ValidationError
 from traceqr.models import Batch, Product, Stamp
 from traceqr.services import catalog, issuance, jobs, stamps
 from traceqr.services.businesses import authenticate_api_key
@@ -241,11 +242,15 @@ def issue_stamps_in_background(batch_id: int) -> tuple[Response, int]:
 
 
 def job_json(job: Any) -> dict[str, Any]:
-    import json
-
     done, total = state().jobs.progress(job)
+    sheet_ready = (
+        job.kind == jobs.RENDER_SHEET
+        and job.status == "done"
+        and jobs.sheet_file(state().settings.instance_path, job.id).exists()
+    )
     return {
         "id": job.id,
+        "kind": job.kind,
         "status": job.status,
         "done": done,
         "total": total,
@@ -254,6 +259,7 @@ def job_json(job: Any) -> dict[str, Any]:
         "error": job.error,
         "created_at": iso_vietnam(job.created_at),
         "url": url_for("api.get_job", job_id=job.id),
+        "download_url": url_for("api.job_sheet_pdf", job_id=job.id) if sheet_ready else None,
     }
 
 
@@ -354,40 +360,84 @@ def sheet_layout_from_args() -> SheetLayout:
         raise ValidationError(str(exc), field="layout") from exc
 
 
+def batch_sheet_layout(batch: Any) -> SheetLayout:
+    """The layout the query asks for (stamp_mm, margin_mm, gap_mm, ecc, cut_marks); with no
+    stamp_mm, denser codes (GS1 Digital Link stamps) are made just big enough."""
+    from traceqr.domain.sheet import SheetLayoutError, check_stamp_fits, fit_stamp_size
+
+    if batch.stamps_total == 0:
+        raise ValidationError("this batch has no stamps yet: issue some first")
+    layout = replace(sheet_layout_from_args(), pin_spot=batch.with_pin)
+    first = next(stamps.iter_batch_stamps(db_session(), batch, state().settings.public_url))
+    try:
+        if not request.args.get("stamp_mm"):
+            layout = fit_stamp_size(layout, first.url)
+        check_stamp_fits(first.url, layout)  # before a job is queued, not when it runs
+    except SheetLayoutError as exc:
+        raise ValidationError(str(exc), field="layout") from exc
+    return layout
+
+
 @blueprint.get("/batches/<id:batch_id>/sheet.pdf")
 @limited("api")
 def sheet_pdf(batch_id: int) -> Response:
     """A printable vector PDF of every stamp of the batch, each printed once."""
-    from traceqr.domain.sheet import SheetLayoutError, SheetStamp, fit_stamp_size, render_sheet
+    from traceqr.domain.sheet import SheetLayoutError
+    from traceqr.services.sheets import write_batch_sheet
 
     session = db_session()
     batch = catalog.get_batch(session, g.business_id, batch_id)
-    if batch.stamps_total == 0:
-        raise ValidationError("this batch has no stamps yet: issue some first")
-    layout = replace(sheet_layout_from_args(), pin_spot=batch.with_pin)
-    public_url = state().settings.public_url
-    if not request.args.get("stamp_mm"):
-        # No size asked for: make denser codes (GS1 Digital Link stamps) just big enough.
-        first = next(stamps.iter_batch_stamps(session, batch, public_url, chunk=1))
-        layout = fit_stamp_size(layout, first.url)
+    layout = batch_sheet_layout(batch)
     spool = tempfile.TemporaryFile()  # noqa: SIM115 - closed when the answer is sent
     try:
-        render_sheet(
-            (
-                SheetStamp(url=item.url, short_code=item.short_code, seq=item.seq, pin=item.pin)
-                for item in stamps.iter_batch_stamps(session, batch, public_url, pins=state().pins)
-            ),
-            spool,
-            layout,
-            footer=f"TraceQR - lot {batch.lot}",
-            total=batch.stamps_total,
-        )
+        write_batch_sheet(session, batch, state().settings.public_url, state().pins, spool, layout)
     except SheetLayoutError as exc:
         spool.close()
         raise ValidationError(str(exc), field="layout") from exc
     return file_response(
         spool, "application/pdf", f"sheet-batch{batch.id}-{safe_filename(batch.lot)}.pdf"
     )
+
+
+@blueprint.post("/batches/<id:batch_id>/sheet-jobs")
+@limited("api")
+def sheet_in_background(batch_id: int) -> tuple[Response, int]:
+    """The batch's sheet (same query parameters as sheet.pdf) written by a background job,
+    for batches too large to wait for: answers 202 at once with the job to poll; its
+    ``download_url`` gives the PDF when it is done."""
+    session = db_session()
+    batch = catalog.get_batch(session, g.business_id, batch_id)
+    layout = batch_sheet_layout(batch)
+    jobs.remove_old_sheets(session, state().settings.instance_path, g.business_id, now())
+    job = jobs.create_sheet_job(
+        session,
+        business_id=g.business_id,
+        user_id=None,
+        batch=batch,
+        layout=layout,
+        side_text=None,
+        with_logo=False,
+        now=now(),
+    )
+    session.commit()
+    state().jobs.start(job.id)
+    response = jsonify(job_json(job))
+    response.headers["Location"] = url_for("api.get_job", job_id=job.id)
+    return response, 202
+
+
+@blueprint.get("/jobs/<id:job_id>/sheet.pdf")
+@limited("api")
+def job_sheet_pdf(job_id: int) -> Response:
+    """The PDF a finished sheet job wrote."""
+    job = jobs.get_job(db_session(), g.business_id, job_id)
+    path = jobs.sheet_file(state().settings.instance_path, job.id)
+    if job.kind != jobs.RENDER_SHEET or job.status != "done" or not path.exists():
+        raise NotFound("job %(id)s has no sheet to download", id=job_id)
+    batch_id = json.loads(job.params)["batch_id"]
+    handle = path.open("rb")
+    handle.seek(0, 2)  # file_response sends up to where the file is positioned
+    return file_response(handle, "application/pdf", f"sheet-batch{batch_id}-job{job.id}.pdf")
 
 
 # --- public --------------------------------------------------------------------------------

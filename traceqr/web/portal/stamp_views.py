@@ -24,7 +24,7 @@ from traceqr.domain.sheet import (
 from traceqr.errors import N_, NotFound, TraceQRError, ValidationError
 from traceqr.models import Batch, Business, Product
 from traceqr.services import catalog, jobs, stamps
-from traceqr.services.stamps import EXPORT_CHUNK, iter_batch_stamps
+from traceqr.services.sheets import sheet_stamps, write_batch_sheet
 from traceqr.web.context import db_session, now, state
 from traceqr.web.downloads import csv_response, file_response, fixed_csv_fields, safe_filename
 from traceqr.web.i18n import gettext as _
@@ -104,9 +104,16 @@ def job_view(job_id: int) -> dict[str, Any]:
     job = jobs.get_job(db_session(), business_id(), job_id)
     done, total = state().jobs.progress(job)
     params = json.loads(job.params)
+    sheet_ready = (
+        job.kind == jobs.RENDER_SHEET
+        and job.status == "done"
+        and jobs.sheet_file(state().settings.instance_path, job.id).exists()
+    )
     return {
         "id": job.id,
+        "kind": job.kind,
         "status": job.status,
+        "download_url": url_for("portal.job_sheet_pdf", job_id=job.id) if sheet_ready else None,
         "done": done,
         "total": total,
         "percent": int(100 * done / total) if total else 0,
@@ -285,16 +292,7 @@ def _side_args(form: SheetForm, business: Business) -> dict[str, Any]:
 
 def _sheet_stamps(item: Batch, limit: int | None = None) -> Iterator[SheetStamp]:
     """The batch's stamps for a sheet, with their PINs when the batch prints them."""
-    chunk = min(limit, EXPORT_CHUNK) if limit is not None else EXPORT_CHUNK
-    exported_stamps = iter_batch_stamps(
-        db_session(), item, state().settings.public_url, chunk=chunk, pins=state().pins
-    )
-    for index, exported in enumerate(exported_stamps):
-        if limit is not None and index >= limit:
-            return
-        yield SheetStamp(
-            url=exported.url, short_code=exported.short_code, seq=exported.seq, pin=exported.pin
-        )
+    return sheet_stamps(db_session(), item, state().settings.public_url, state().pins, limit=limit)
 
 
 @blueprint.get("/batches/<id:batch_id>/sheet")
@@ -310,6 +308,7 @@ def sheet_designer(batch_id: int) -> str:
         form=form,
         layout=layout,
         query=query,
+        confirm=ConfirmForm(),
     )
 
 
@@ -338,7 +337,6 @@ def sheet_preview(batch_id: int) -> Response:
 @blueprint.get("/batches/<id:batch_id>/sheet.pdf")
 @business_login_required
 def sheet_pdf(batch_id: int) -> Response | str:
-    from traceqr.domain.sheet import render_sheet
 
     item, product, business, form, layout = _sheet_inputs(batch_id)
     if layout is None:
@@ -348,12 +346,13 @@ def sheet_pdf(batch_id: int) -> Response | str:
         return redirect(url_for("portal.batch", batch_id=batch_id))
     spool = tempfile.TemporaryFile()  # noqa: SIM115 - closed by file_response
     try:
-        render_sheet(
-            _sheet_stamps(item),
+        write_batch_sheet(
+            db_session(),
+            item,
+            state().settings.public_url,
+            state().pins,
             spool,
             layout,
-            footer=f"TraceQR - lot {item.lot}",
-            total=item.stamps_total,
             **_side_args(form, business),
         )
     except SheetLayoutError as error:
@@ -367,10 +366,52 @@ def sheet_pdf(batch_id: int) -> Response | str:
             form=form,
             layout=None,
             query="",
+            confirm=ConfirmForm(),
         )
     return file_response(
         spool, "application/pdf", f"sheet-batch{item.id}-{safe_filename(item.lot)}.pdf"
     )
+
+
+@blueprint.post("/batches/<id:batch_id>/sheet-job")
+@business_login_required
+def sheet_job(batch_id: int) -> Response | str:
+    """The sheet designer's layout (in the query), written by a background job: for
+    batches whose PDF takes too long to wait for."""
+    item, _product, _business, form, layout = _sheet_inputs(batch_id)
+    if layout is None or not ConfirmForm().validate_on_submit():
+        return sheet_designer(batch_id)
+    if item.stamps_total == 0:
+        flash(_("This batch has no stamps yet: issue some first."), "error")
+        return redirect(url_for("portal.batch", batch_id=batch_id))
+    session = db_session()
+    jobs.remove_old_sheets(session, state().settings.instance_path, business_id(), now())
+    job = jobs.create_sheet_job(
+        session,
+        business_id=business_id(),
+        user_id=me().id,
+        batch=item,
+        layout=layout,
+        side_text=(form.side_text.data or "") if form.side.data == "text" else None,
+        with_logo=form.side.data == "logo",
+        now=now(),
+    )
+    session.commit()
+    state().jobs.start(job.id)
+    return redirect(url_for("portal.job", job_id=job.id))
+
+
+@blueprint.get("/jobs/<id:job_id>/sheet.pdf")
+@business_login_required
+def job_sheet_pdf(job_id: int) -> Response:
+    job = jobs.get_job(db_session(), business_id(), job_id)
+    path = jobs.sheet_file(state().settings.instance_path, job.id)
+    if job.kind != jobs.RENDER_SHEET or job.status != "done" or not path.exists():
+        abort(404)
+    handle = path.open("rb")
+    handle.seek(0, 2)  # file_response sends up to where the file is positioned
+    batch_id = json.loads(job.params)["batch_id"]
+    return file_response(handle, "application/pdf", f"sheet-batch{batch_id}-job{job.id}.pdf")
 
 
 @blueprint.get("/batches/<id:batch_id>/stamps.csv")

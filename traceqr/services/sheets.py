@@ -1,0 +1,90 @@
+"""A batch's stamp sheet: the one place that turns a batch's stored stamps into the vector
+PDF, for the CLI, the API, the portal and background jobs alike."""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable, Iterator
+from typing import Any, BinaryIO
+
+from sqlalchemy.orm import Session
+
+from traceqr.domain.pins import PinScheme
+from traceqr.domain.sheet import SheetLayout, SheetStamp, SheetSummary, render_sheet
+from traceqr.errors import N_, ValidationError
+from traceqr.models import Batch
+from traceqr.services.stamps import EXPORT_CHUNK, iter_batch_stamps
+
+Progress = Callable[[int, int], None]
+PROGRESS_EVERY = 1000  # stamps between two progress calls
+
+
+def sheet_stamps(
+    session: Session,
+    batch: Batch,
+    public_url: str,
+    pins: PinScheme | None,
+    *,
+    limit: int | None = None,
+) -> Iterator[SheetStamp]:
+    """The batch's stamps as a sheet prints them, in issue order, with their PINs when the
+    batch prints them; the first ``limit`` only when given."""
+    chunk = min(limit, EXPORT_CHUNK) if limit is not None else EXPORT_CHUNK
+    exported = iter_batch_stamps(session, batch, public_url, chunk=chunk, pins=pins)
+    for index, item in enumerate(exported):
+        if limit is not None and index >= limit:
+            return
+        yield SheetStamp(url=item.url, short_code=item.short_code, seq=item.seq, pin=item.pin)
+
+
+def write_batch_sheet(
+    session: Session,
+    batch: Batch,
+    public_url: str,
+    pins: PinScheme | None,
+    out: BinaryIO,
+    layout: SheetLayout,
+    *,
+    side_text: str | None = None,
+    logo: bytes | None = None,
+    progress: Progress | None = None,
+) -> SheetSummary:
+    """Write the sheet of every stamp of ``batch`` to ``out``; ``progress(done, total)``
+    after every thousand stamps read and at the end. Raises :class:`ValidationError` for a
+    batch without stamps and :class:`SheetLayoutError` for a layout that does not fit."""
+    total = batch.stamps_total
+    if total == 0:
+        raise ValidationError(N_("this batch has no stamps yet: issue some first"))
+    stamps = sheet_stamps(session, batch, public_url, pins)
+    if progress is not None:
+        stamps = _counted(stamps, total, progress)
+    summary = render_sheet(
+        stamps,
+        out,
+        layout,
+        footer=f"TraceQR - lot {batch.lot}",
+        total=total,
+        side_text=side_text,
+        logo=logo,
+    )
+    if progress is not None:
+        progress(summary.stamps, total)
+    return summary
+
+
+def _counted(stamps: Iterator[SheetStamp], total: int, progress: Progress) -> Iterator[SheetStamp]:
+    for done, stamp in enumerate(stamps, start=1):
+        if done % PROGRESS_EVERY == 0:
+            progress(done, total)
+        yield stamp
+
+
+def layout_to_json(layout: SheetLayout) -> dict[str, Any]:
+    """A layout as JSON, for a job to print it later."""
+    return dataclasses.asdict(layout)
+
+
+def layout_from_json(data: dict[str, Any]) -> SheetLayout:
+    """The layout :func:`layout_to_json` stored; validated again."""
+    names = {field.name for field in dataclasses.fields(SheetLayout)}
+    return SheetLayout(**{key: value for key, value in data.items() if key in names})
