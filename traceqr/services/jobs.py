@@ -240,6 +240,14 @@ def sheet_file(instance_path: Path, job_id: int) -> Path:
     return instance_path / "jobs" / f"sheet-{job_id}.pdf"
 
 
+def finished_sheet(job: Job, instance_path: Path) -> Path | None:
+    """The PDF a done sheet job wrote, while it is kept; else None."""
+    path = sheet_file(instance_path, job.id)
+    if job.kind == RENDER_SHEET and job.status == "done" and path.exists():
+        return path
+    return None
+
+
 def remove_old_sheets(
     session: Session, instance_path: Path, business_id: int, now: datetime
 ) -> int:

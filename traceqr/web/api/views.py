@@ -31,7 +31,12 @@ from traceqr.web.api.schemas import (
     StampJobIn,
 )
 from traceqr.web.context import db_session, now, state
-from traceqr.web.downloads import csv_response, file_response, safe_filename
+from traceqr.web.downloads import (
+    csv_response,
+    file_response,
+    safe_filename,
+    saved_file_response,
+)
 from traceqr.web.ratelimit import limited
 from traceqr.web.wording import verdict_wording
 
@@ -234,7 +239,12 @@ def issue_stamps_in_background(batch_id: int) -> tuple[Response, int]:
         active=body.active,
         now=now(),
     )
-    session.commit()
+    return started(job)
+
+
+def started(job: Any) -> tuple[Response, int]:
+    """Commit a new job, start it and answer 202 with it."""
+    db_session().commit()
     state().jobs.start(job.id)
     response = jsonify(job_json(job))
     response.headers["Location"] = url_for("api.get_job", job_id=job.id)
@@ -243,11 +253,7 @@ def issue_stamps_in_background(batch_id: int) -> tuple[Response, int]:
 
 def job_json(job: Any) -> dict[str, Any]:
     done, total = state().jobs.progress(job)
-    sheet_ready = (
-        job.kind == jobs.RENDER_SHEET
-        and job.status == "done"
-        and jobs.sheet_file(state().settings.instance_path, job.id).exists()
-    )
+    sheet_ready = jobs.finished_sheet(job, state().settings.instance_path) is not None
     return {
         "id": job.id,
         "kind": job.kind,
@@ -419,11 +425,7 @@ def sheet_in_background(batch_id: int) -> tuple[Response, int]:
         with_logo=False,
         now=now(),
     )
-    session.commit()
-    state().jobs.start(job.id)
-    response = jsonify(job_json(job))
-    response.headers["Location"] = url_for("api.get_job", job_id=job.id)
-    return response, 202
+    return started(job)
 
 
 @blueprint.get("/jobs/<id:job_id>/sheet.pdf")
@@ -431,13 +433,11 @@ def sheet_in_background(batch_id: int) -> tuple[Response, int]:
 def job_sheet_pdf(job_id: int) -> Response:
     """The PDF a finished sheet job wrote."""
     job = jobs.get_job(db_session(), g.business_id, job_id)
-    path = jobs.sheet_file(state().settings.instance_path, job.id)
-    if job.kind != jobs.RENDER_SHEET or job.status != "done" or not path.exists():
+    path = jobs.finished_sheet(job, state().settings.instance_path)
+    if path is None:
         raise NotFound("job %(id)s has no sheet to download", id=job_id)
     batch_id = json.loads(job.params)["batch_id"]
-    handle = path.open("rb")
-    handle.seek(0, 2)  # file_response sends up to where the file is positioned
-    return file_response(handle, "application/pdf", f"sheet-batch{batch_id}-job{job.id}.pdf")
+    return saved_file_response(path, "application/pdf", f"sheet-batch{batch_id}-job{job.id}.pdf")
 
 
 # --- public --------------------------------------------------------------------------------

@@ -26,7 +26,13 @@ from traceqr.models import Batch, Business, Product
 from traceqr.services import catalog, jobs, stamps
 from traceqr.services.sheets import sheet_stamps, write_batch_sheet
 from traceqr.web.context import db_session, now, state
-from traceqr.web.downloads import csv_response, file_response, fixed_csv_fields, safe_filename
+from traceqr.web.downloads import (
+    csv_response,
+    file_response,
+    fixed_csv_fields,
+    safe_filename,
+    saved_file_response,
+)
 from traceqr.web.i18n import gettext as _
 from traceqr.web.portal import blueprint
 from traceqr.web.portal.catalog_views import readiness_of
@@ -104,11 +110,7 @@ def job_view(job_id: int) -> dict[str, Any]:
     job = jobs.get_job(db_session(), business_id(), job_id)
     done, total = state().jobs.progress(job)
     params = json.loads(job.params)
-    sheet_ready = (
-        job.kind == jobs.RENDER_SHEET
-        and job.status == "done"
-        and jobs.sheet_file(state().settings.instance_path, job.id).exists()
-    )
+    sheet_ready = jobs.finished_sheet(job, state().settings.instance_path) is not None
     return {
         "id": job.id,
         "kind": job.kind,
@@ -405,13 +407,11 @@ def sheet_job(batch_id: int) -> Response | str:
 @business_login_required
 def job_sheet_pdf(job_id: int) -> Response:
     job = jobs.get_job(db_session(), business_id(), job_id)
-    path = jobs.sheet_file(state().settings.instance_path, job.id)
-    if job.kind != jobs.RENDER_SHEET or job.status != "done" or not path.exists():
+    path = jobs.finished_sheet(job, state().settings.instance_path)
+    if path is None:
         abort(404)
-    handle = path.open("rb")
-    handle.seek(0, 2)  # file_response sends up to where the file is positioned
     batch_id = json.loads(job.params)["batch_id"]
-    return file_response(handle, "application/pdf", f"sheet-batch{batch_id}-job{job.id}.pdf")
+    return saved_file_response(path, "application/pdf", f"sheet-batch{batch_id}-job{job.id}.pdf")
 
 
 @blueprint.get("/batches/<id:batch_id>/stamps.csv")
