@@ -108,7 +108,8 @@ def normalize_crockford(text: str) -> str:
 def luhn32_check_symbol(text: str) -> str:
     """Luhn mod N (N = 32) check character over Crockford symbols.
 
-    Catches every single-character error and every swap of two adjacent characters.
+    Catches every single-character error and every swap of two adjacent characters but
+    one: "0" and "Z" (0 and N - 1), which no Luhn mod N check can see.
     """
     factor = 2
     total = 0
