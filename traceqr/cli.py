@@ -451,7 +451,9 @@ def scans() -> None:
 @scans.command("purge")
 @click.option("--days", type=int, default=None, help="Retention in days (default: settings)")
 def scans_purge(days: int | None) -> None:
-    """Remove client details from checks older than the retention period (run daily)."""
+    """Remove client details from checks older than the retention period, and stamp
+    sheets that background jobs wrote more than 7 days ago (run daily)."""
+    from traceqr.services.jobs import remove_old_sheets
     from traceqr.services.retention import purge_personal_data
     from traceqr.state import utcnow
 
@@ -460,9 +462,11 @@ def scans_purge(days: int | None) -> None:
         if keep < 1:
             fail("--days must be at least 1", 2)
         result = purge_personal_data(session, utcnow(), keep)
+        state.jobs.fail_orphans()  # a sheet job whose process died ends, and its file goes
+        sheets = remove_old_sheets(session, state.settings.instance_path, utcnow())
     note(
         f"Removed client details from {result.scans} checks and {result.reports} reports "
-        f"older than {result.before:%Y-%m-%d}."
+        f"older than {result.before:%Y-%m-%d}; removed {sheets} old sheet files."
     )
 
 

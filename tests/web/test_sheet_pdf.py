@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
+import os
+import stat
+import subprocess
+import sys
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -148,32 +153,104 @@ def test_a_failed_sheet_job_leaves_no_file(api: Api, business: Any, state: Any) 
     assert failed["status"] == "failed" and "0.4 mm" in failed["error"]
     assert failed["download_url"] is None
     folder = state.settings.instance_path / "jobs"
-    assert not list(folder.glob(f"sheet-{job_id}.pdf*"))
+    assert not list(folder.glob(f"sheet-{job_id}-*"))
     assert (
         api.client.get(f"/api/v1/jobs/{job_id}/sheet.pdf", headers=api.headers).status_code == 404
     )
 
 
-def test_sheets_are_kept_seven_days(api: Api, state: Any) -> None:
+def sheet_path(state: Any, job_id: int) -> Path:
+    with state.database.session() as session:
+        row = session.get(Job, job_id)
+        assert row is not None
+        return jobs.sheet_file(state.settings.instance_path, row)
+
+
+def test_sheets_are_kept_seven_days_and_private(
+    api: Api, other_api: Api, state: Any, instance_path: Path
+) -> None:
     batch = api.batch()
     api.issue(batch["id"], 2)
     job = api.post(f"/batches/{batch['id']}/sheet-jobs").get_json()
     state.jobs.wait(job["id"])
-    path = jobs.sheet_file(state.settings.instance_path, job["id"])
+    path = sheet_path(state, job["id"])
     assert path.exists()
+    # The sheet holds genuine stamps: only the service's user may read it.
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600
+    assert stat.S_IMODE(path.parent.stat().st_mode) == 0o700
     with state.database.session() as session:
         row = session.get(Job, job["id"])
         assert row is not None
         now = datetime.now(UTC)
-        assert (
-            jobs.remove_old_sheets(session, state.settings.instance_path, row.business_id, now) == 0
-        )
+        assert jobs.remove_old_sheets(session, state.settings.instance_path, now) == 0
         row.finished_at = now - timedelta(days=jobs.SHEET_FILE_DAYS, minutes=1)
         session.commit()
-    # The next sheet job clears the old file; the old job's row stays, without a download.
-    newer = api.post(f"/batches/{batch['id']}/sheet-jobs").get_json()
+    # Any business's next sheet job clears old files; the old job's row stays, without a
+    # download.
+    other_batch = other_api.batch()
+    other_api.issue(other_batch["id"], 1)
+    newer = other_api.post(f"/batches/{other_batch['id']}/sheet-jobs").get_json()
     state.jobs.wait(newer["id"])
     assert not path.exists()
-    assert jobs.sheet_file(state.settings.instance_path, newer["id"]).exists()
+    assert sheet_path(state, newer["id"]).exists()
     old = api.get(f"/jobs/{job['id']}").get_json()
     assert old["status"] == "done" and old["download_url"] is None
+
+
+def test_the_daily_purge_removes_old_sheets(
+    api: Api, state: Any, database_url: str, instance_path: Path
+) -> None:
+    batch = api.batch()
+    api.issue(batch["id"], 2)
+    job = api.post(f"/batches/{batch['id']}/sheet-jobs").get_json()
+    state.jobs.wait(job["id"])
+    path = sheet_path(state, job["id"])
+    with state.database.session() as session:
+        row = session.get(Job, job["id"])
+        assert row is not None
+        row.finished_at = datetime.now(UTC) - timedelta(days=jobs.SHEET_FILE_DAYS + 1)
+        session.commit()
+    env = {
+        **{k: v for k, v in os.environ.items() if not k.startswith("TRACEQR_")},
+        "TRACEQR_DATABASE_URL": database_url,
+        "TRACEQR_INSTANCE": str(instance_path),
+    }
+    result = subprocess.run(
+        [sys.executable, "-m", "traceqr", "scans", "purge"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    assert "removed 1 old sheet files" in result.stdout + result.stderr
+    assert not path.exists()
+
+
+def test_a_sheet_job_prints_the_stamps_ordered_not_those_issued_later(
+    api: Api, business: Any, state: Any
+) -> None:
+    batch = api.batch()
+    api.issue(batch["id"], 4)
+    with state.database.session() as session:
+        job = jobs.create_sheet_job(
+            session,
+            business_id=business.business.id,
+            user_id=None,
+            batch=session.get(Batch, batch["id"]),
+            layout=SheetLayout(),
+            side_text=None,
+            with_logo=False,
+            now=datetime.now(UTC),
+        )
+        session.commit()
+        job_id = job.id
+    api.issue(batch["id"], 3)  # issued after the sheet was ordered, before it is written
+    jobs.run_sheet_job(state.database, state.settings, state.pins, job_id)
+    done = api.get(f"/jobs/{job_id}").get_json()
+    assert done["status"] == "done", done
+    assert done["result"]["stamps"] == 4 and done["done"] == done["total"] == 4
+    pdf = api.client.get(done["download_url"], headers=api.headers).get_data()
+    cells = read_sheet(pdf, SheetLayout())
+    assert [texts[0] for texts in cells] == api.stamp_urls(batch["id"])[:4]

@@ -107,13 +107,14 @@ def issue_stamps(
 
     write_rows = _bulk_writer(connection)
     activated_at = now if active else None
+    batch_id, key_id = batch.id, key.id  # plain ints: the rows are made on the writer thread
 
     def make_rows(seq0: int) -> Callable[[list[bytes], list[bytes]], list[tuple[Any, ...]]]:
         def rows(serials: list[bytes], signatures: list[bytes]) -> list[tuple[Any, ...]]:
             return [
                 (
-                    batch.id,
-                    key.id,
+                    batch_id,
+                    key_id,
                     seq0 + i,
                     serial,
                     signature,

@@ -13,6 +13,8 @@ from __future__ import annotations
 
 import json
 import logging
+import os
+import secrets
 import threading
 import time
 import uuid
@@ -125,9 +127,10 @@ def _run_job_row(
             job = session.get(Job, job_id)
             assert job is not None
             params = json.loads(job.params)
-            # SQLite has one writer, and an issuance is it: there the row changes only at
-            # the start and the end. Elsewhere any process can read the progress.
-            write_progress = database.engine.dialect.name != "sqlite"
+            # SQLite has one writer, and an issuance is it: there its row changes only at
+            # the start and the end. A sheet only reads, and elsewhere any process can read
+            # the progress.
+            write_progress = job.kind == RENDER_SHEET or database.engine.dialect.name != "sqlite"
 
             def progress(done: int, total: int) -> None:
                 if on_progress is not None:
@@ -223,9 +226,14 @@ def create_sheet_job(
         params=json.dumps(
             {
                 "batch_id": batch.id,
+                # The stamps as ordered: later issuances of the batch are not on this sheet.
+                "total": batch.stamps_total,
                 "layout": layout_to_json(layout),
                 "side_text": side_text,
                 "logo": with_logo,
+                # In the file's name, so that a job id used again (a database restored
+                # onto the same instance folder) never finds another job's sheet.
+                "file_token": secrets.token_hex(8),
             }
         ),
         created_at=now,
@@ -235,34 +243,34 @@ def create_sheet_job(
     return job
 
 
-def sheet_file(instance_path: Path, job_id: int) -> Path:
+def sheet_file(instance_path: Path, job: Job) -> Path:
     """Where a sheet job's PDF is kept (private to its business, like uploads)."""
-    return instance_path / "jobs" / f"sheet-{job_id}.pdf"
+    token = json.loads(job.params).get("file_token", "")
+    return instance_path / "jobs" / f"sheet-{job.id}-{token}.pdf"
 
 
 def finished_sheet(job: Job, instance_path: Path) -> Path | None:
     """The PDF a done sheet job wrote, while it is kept; else None."""
-    path = sheet_file(instance_path, job.id)
+    path = sheet_file(instance_path, job)
     if job.kind == RENDER_SHEET and job.status == "done" and path.exists():
         return path
     return None
 
 
 def remove_old_sheets(
-    session: Session, instance_path: Path, business_id: int, now: datetime
+    session: Session, instance_path: Path, now: datetime, business_id: int | None = None
 ) -> int:
-    """Delete the files of this business's sheet jobs that ended more than
+    """Delete the files of sheet jobs (of one business, or all) that ended more than
     :data:`SHEET_FILE_DAYS` ago; their rows stay. Returns how many files went."""
-    old = session.scalars(
-        select(Job.id).where(
-            Job.business_id == business_id,
-            Job.kind == RENDER_SHEET,
-            Job.finished_at < now - timedelta(days=SHEET_FILE_DAYS),
-        )
-    ).all()
+    query = select(Job).where(
+        Job.kind == RENDER_SHEET,
+        Job.finished_at < now - timedelta(days=SHEET_FILE_DAYS),
+    )
+    if business_id is not None:
+        query = query.where(Job.business_id == business_id)
     removed = 0
-    for job_id in old:
-        path = sheet_file(instance_path, job_id)
+    for job in session.scalars(query):
+        path = sheet_file(instance_path, job)
         # A job killed while writing left only its .part: that goes too.
         for leftover in (path, path.with_name(path.name + ".part")):
             if leftover.exists():
@@ -294,11 +302,13 @@ def run_sheet_job(
             if business is None or not business.logo:
                 raise ValidationError(N_("Add a logo to the business profile first."))
             logo = (settings.uploads_path / business.logo).read_bytes()
-        target = sheet_file(settings.instance_path, job.id)
-        target.parent.mkdir(parents=True, exist_ok=True)
+        target = sheet_file(settings.instance_path, job)
+        # A sheet holds genuine stamps (and their PINs): readable by the service alone.
+        target.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
         partial = target.with_name(target.name + ".part")
         try:
-            with partial.open("wb") as out:
+            descriptor = os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+            with os.fdopen(descriptor, "wb") as out:
                 summary = write_batch_sheet(
                     session,
                     batch,
@@ -309,6 +319,7 @@ def run_sheet_job(
                     side_text=params.get("side_text"),
                     logo=logo,
                     progress=progress,
+                    total=params.get("total"),
                 )
         except SheetLayoutError as exc:
             partial.unlink(missing_ok=True)

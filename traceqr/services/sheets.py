@@ -48,14 +48,17 @@ def write_batch_sheet(
     side_text: str | None = None,
     logo: bytes | None = None,
     progress: Progress | None = None,
+    total: int | None = None,
 ) -> SheetSummary:
-    """Write the sheet of every stamp of ``batch`` to ``out``; ``progress(done, total)``
-    after every thousand stamps read and at the end. Raises :class:`ValidationError` for a
+    """Write the sheet of the batch's first ``total`` stamps (default: all it has now) to
+    ``out``; ``progress(done, total)`` after every thousand stamps read and at the end.
+    Stamps issued while it writes are not on it. Raises :class:`ValidationError` for a
     batch without stamps and :class:`SheetLayoutError` for a layout that does not fit."""
-    total = batch.stamps_total
+    total = batch.stamps_total if total is None else total
     if total == 0:
         raise ValidationError(N_("this batch has no stamps yet: issue some first"))
-    stamps = sheet_stamps(session, batch, public_url, pins)
+    # Sequence numbers run 1..n without a gap: the first ``total`` are the ones ordered.
+    stamps = sheet_stamps(session, batch, public_url, pins, limit=total)
     if progress is not None:
         stamps = _counted(stamps, total, progress)
     summary = render_sheet(

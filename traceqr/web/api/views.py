@@ -374,7 +374,9 @@ def batch_sheet_layout(batch: Any) -> SheetLayout:
     if batch.stamps_total == 0:
         raise ValidationError("this batch has no stamps yet: issue some first")
     layout = replace(sheet_layout_from_args(), pin_spot=batch.with_pin)
-    first = next(stamps.iter_batch_stamps(db_session(), batch, state().settings.public_url))
+    first = next(
+        stamps.iter_batch_stamps(db_session(), batch, state().settings.public_url, chunk=1)
+    )
     try:
         if not request.args.get("stamp_mm"):
             layout = fit_stamp_size(layout, first.url)
@@ -414,7 +416,7 @@ def sheet_in_background(batch_id: int) -> tuple[Response, int]:
     session = db_session()
     batch = catalog.get_batch(session, g.business_id, batch_id)
     layout = batch_sheet_layout(batch)
-    jobs.remove_old_sheets(session, state().settings.instance_path, g.business_id, now())
+    jobs.remove_old_sheets(session, state().settings.instance_path, now())
     job = jobs.create_sheet_job(
         session,
         business_id=g.business_id,

@@ -387,7 +387,7 @@ def sheet_job(batch_id: int) -> Response | str:
         flash(_("This batch has no stamps yet: issue some first."), "error")
         return redirect(url_for("portal.batch", batch_id=batch_id))
     session = db_session()
-    jobs.remove_old_sheets(session, state().settings.instance_path, business_id(), now())
+    jobs.remove_old_sheets(session, state().settings.instance_path, now())
     job = jobs.create_sheet_job(
         session,
         business_id=business_id(),
