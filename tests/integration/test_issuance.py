@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterator
-from datetime import datetime
+from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -140,3 +141,26 @@ def test_the_cli_limit_can_be_raised_for_a_million_stamp_batch(
             session, state.keystore, batch, 100_001 - 99_990, now=now, max_count=1_000_000
         )
     assert result.count == 11
+
+
+def test_an_in_memory_sqlite_database_issues_stamps_too(tmp_path: Path) -> None:
+    # Its one connection lives in one thread: issuance writes in line there, not on the
+    # writer thread it uses elsewhere.
+    from traceqr.config import load_settings
+    from traceqr.db import upgrade_schema
+    from traceqr.services.businesses import create_business
+
+    state = AppState.create(load_settings({"instance_path": tmp_path, "database_url": "sqlite://"}))
+    upgrade_schema(state.database)
+    now = datetime.now(UTC)
+    with state.database.session() as session:
+        business = create_business(
+            session, state.keystore, name="Xưởng", email="x@example.vn", now=now
+        ).business
+        product = catalog.create_product(session, business.id, {"name": "Bình"}, now)
+        batch = catalog.create_batch(session, business.id, product.id, {"lot": "M1"}, now)
+        result = issue_stamps(session, state.keystore, batch, 12_000, now=now)
+        session.commit()
+        assert (result.first_seq, result.last_seq) == (1, 12_000)
+        assert session.scalar(select(func.count()).select_from(Stamp)) == 12_000
+    state.database.dispose()

@@ -135,8 +135,18 @@ def issue_stamps(
     # Signing a chunk overlaps with writing the one before: a single writer thread owns the
     # connection while the main thread signs (PyNaCl and the database drivers release the
     # GIL in C), and the main thread touches the connection again only after joining it.
+    # An in-memory SQLite database lives in one thread's connection: it writes in line.
+    in_memory = connection.dialect.name == "sqlite" and connection.engine.url.database in (
+        None,
+        "",
+        ":memory:",
+    )
     done = 0
-    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="issue-writer") as writer:
+    with (
+        _InLine()
+        if in_memory
+        else ThreadPoolExecutor(max_workers=1, thread_name_prefix="issue-writer")
+    ) as writer:
         pending: Future[None] | None = None
         while done < count:
             size = min(CHUNK_SIZE, count - done)
@@ -166,6 +176,26 @@ def issue_stamps(
         now=now,
     )
     return IssueResult(batch.id, count, first_seq, new_total, key.kid, active)
+
+
+class _InLine:
+    """An executor that runs each task at once, in the caller's thread."""
+
+    def __enter__(self) -> _InLine:
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        return None
+
+    def submit(self, task: Callable[..., None], *args: Any) -> Future[None]:
+        future: Future[None] = Future()
+        try:
+            task(*args)
+        except BaseException as exc:
+            future.set_exception(exc)
+        else:
+            future.set_result(None)
+        return future
 
 
 @dataclass(frozen=True)
