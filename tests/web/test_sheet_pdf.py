@@ -2,19 +2,18 @@
 
 from __future__ import annotations
 
-import os
 import stat
-import subprocess
-import sys
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
+from click.testing import CliRunner
 from sqlalchemy import func, select
 
 from tests.conftest import Api
 from tests.sheet_reading import read_sheet
+from traceqr.cli import main
 from traceqr.domain.sheet import SheetLayout
 from traceqr.models import Batch, Job
 from traceqr.services import jobs
@@ -132,22 +131,28 @@ def test_a_sheet_job_with_a_bad_layout_is_refused_before_it_is_queued(api: Api, 
         assert session.scalar(select(func.count()).select_from(Job)) == before
 
 
-def test_a_failed_sheet_job_leaves_no_file(api: Api, business: Any, state: Any) -> None:
-    batch = api.batch()
-    api.issue(batch["id"], 3)
+def order_sheet(state: Any, business_id: int, batch_id: int, layout: SheetLayout) -> int:
+    """A sheet job ordered through the service and left queued, to run by hand."""
     with state.database.session() as session:
         job = jobs.create_sheet_job(
             session,
-            business_id=business.business.id,
+            business_id=business_id,
             user_id=None,
-            batch=session.get(Batch, batch["id"]),
-            layout=SheetLayout(stamp_mm=12),  # modules under 0.4 mm: found while printing
+            batch=session.get(Batch, batch_id),
+            layout=layout,
             side_text=None,
             with_logo=False,
             now=datetime.now(UTC),
         )
         session.commit()
-        job_id = job.id
+        return job.id
+
+
+def test_a_failed_sheet_job_leaves_no_file(api: Api, business: Any, state: Any) -> None:
+    batch = api.batch()
+    api.issue(batch["id"], 3)
+    # Modules under 0.4 mm: found only while printing.
+    job_id = order_sheet(state, business.business.id, batch["id"], SheetLayout(stamp_mm=12))
     jobs.run_sheet_job(state.database, state.settings, state.pins, job_id)
     failed = api.get(f"/jobs/{job_id}").get_json()
     assert failed["status"] == "failed" and "0.4 mm" in failed["error"]
@@ -166,14 +171,19 @@ def sheet_path(state: Any, job_id: int) -> Path:
         return jobs.sheet_file(state.settings.instance_path, row)
 
 
-def test_sheets_are_kept_seven_days_and_private(
-    api: Api, other_api: Api, state: Any, instance_path: Path
-) -> None:
+def done_sheet_job(api: Api, state: Any) -> tuple[dict[str, Any], Path]:
+    """A batch of two stamps and its sheet, written by a job: (the job, its file)."""
     batch = api.batch()
     api.issue(batch["id"], 2)
     job = api.post(f"/batches/{batch['id']}/sheet-jobs").get_json()
     state.jobs.wait(job["id"])
-    path = sheet_path(state, job["id"])
+    return job, sheet_path(state, job["id"])
+
+
+def test_sheets_are_kept_seven_days_and_private(
+    api: Api, other_api: Api, state: Any, instance_path: Path
+) -> None:
+    job, path = done_sheet_job(api, state)
     assert path.exists()
     # The sheet holds genuine stamps: only the service's user may read it.
     assert stat.S_IMODE(path.stat().st_mode) == 0o600
@@ -200,31 +210,16 @@ def test_sheets_are_kept_seven_days_and_private(
 def test_the_daily_purge_removes_old_sheets(
     api: Api, state: Any, database_url: str, instance_path: Path
 ) -> None:
-    batch = api.batch()
-    api.issue(batch["id"], 2)
-    job = api.post(f"/batches/{batch['id']}/sheet-jobs").get_json()
-    state.jobs.wait(job["id"])
-    path = sheet_path(state, job["id"])
+    job, path = done_sheet_job(api, state)
     with state.database.session() as session:
         row = session.get(Job, job["id"])
         assert row is not None
         row.finished_at = datetime.now(UTC) - timedelta(days=jobs.SHEET_FILE_DAYS + 1)
         session.commit()
-    env = {
-        **{k: v for k, v in os.environ.items() if not k.startswith("TRACEQR_")},
-        "TRACEQR_DATABASE_URL": database_url,
-        "TRACEQR_INSTANCE": str(instance_path),
-    }
-    result = subprocess.run(
-        [sys.executable, "-m", "traceqr", "scans", "purge"],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
-    assert result.returncode == 0, result.stderr
-    assert "removed 1 old sheet files" in result.stdout + result.stderr
+    env = {"TRACEQR_DATABASE_URL": database_url, "TRACEQR_INSTANCE": str(instance_path)}
+    result = CliRunner().invoke(main, ["scans", "purge"], env=env, catch_exceptions=False)
+    assert result.exit_code == 0, result.output
+    assert "removed 1 old sheet files" in result.output
     assert not path.exists()
 
 
@@ -233,19 +228,7 @@ def test_a_sheet_job_prints_the_stamps_ordered_not_those_issued_later(
 ) -> None:
     batch = api.batch()
     api.issue(batch["id"], 4)
-    with state.database.session() as session:
-        job = jobs.create_sheet_job(
-            session,
-            business_id=business.business.id,
-            user_id=None,
-            batch=session.get(Batch, batch["id"]),
-            layout=SheetLayout(),
-            side_text=None,
-            with_logo=False,
-            now=datetime.now(UTC),
-        )
-        session.commit()
-        job_id = job.id
+    job_id = order_sheet(state, business.business.id, batch["id"], SheetLayout())
     api.issue(batch["id"], 3)  # issued after the sheet was ordered, before it is written
     jobs.run_sheet_job(state.database, state.settings, state.pins, job_id)
     done = api.get(f"/jobs/{job_id}").get_json()
