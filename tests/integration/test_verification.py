@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import multiprocessing
 import os
 import threading
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 from sqlalchemy import select
 
 from tests.conftest import PUBLIC_URL, Api
+from traceqr.config import load_settings
 from traceqr.models import Scan, Stamp
 from traceqr.services.businesses import NewBusiness, rotate_signing_key
 from traceqr.services.verification import ClientFacts
@@ -135,3 +138,50 @@ def test_a_stamp_checked_far_too_often_turns_suspicious(api: Api) -> None:
     verdict = api.verify(url)
     assert verdict["reasons"] == ["scan_count_high"]
     assert verdict["signature_valid"] is True
+
+
+def check_from_another_process(overrides: dict[str, Any], url: str, checks: int, out: Any) -> None:
+    """A gunicorn worker's share of the checks: its own app state, engine and connections."""
+    state = AppState.create(load_settings(overrides))
+    try:
+        out.put(
+            [
+                state.verifier.verify(url, now=datetime.now(UTC), channel="api").scan_count
+                for _ in range(checks)
+            ]
+        )
+    except BaseException as error:
+        out.put(repr(error))
+    finally:
+        state.database.dispose()
+
+
+def test_checks_from_several_processes_lose_no_count(api: Api, state: AppState) -> None:
+    # Gunicorn's workers are processes: on SQLite they queue on the file's writer lock,
+    # on PostgreSQL on the stamp's row lock. Every check must count, none may fail.
+    url = issue_one(api)[0]
+    settings = state.settings
+    overrides = {
+        "instance_path": settings.instance_path,
+        "database_url": state.database.url,
+        "public_url": settings.public_url,
+        "rate_limits_enabled": False,
+    }
+    processes, per_process = 3, 40
+    context = multiprocessing.get_context("fork")
+    out = context.Queue()
+    workers = [
+        context.Process(target=check_from_another_process, args=(overrides, url, per_process, out))
+        for _ in range(processes)
+    ]
+    for worker in workers:
+        worker.start()
+    answers = [out.get(timeout=120) for _ in workers]
+    for worker in workers:
+        worker.join(30)
+    assert all(isinstance(answer, list) for answer in answers), answers
+    total = processes * per_process
+    assert sorted(count for answer in answers for count in answer) == list(range(1, total + 1))
+    with state.database.session() as session:
+        assert session.scalar(select(Stamp.scan_count)) == total
+        assert len(session.scalars(select(Scan.id)).all()) == total

@@ -6,6 +6,13 @@ checks, append the check, count it for the day). Through SQLAlchemy Core each co
 The statements are plain SQL that SQLite (3.35+) and PostgreSQL both understand; only the
 parameter marker and the way times are stored differ, and this class hides both.
 The models in traceqr/models.py remain the schema's reference.
+
+On PostgreSQL each statement would be a round trip to the server, and a round trip costs
+more than the statement (two context switches on each side, and the worker waits). The
+three reads name the stamp by its serial, so none waits for another's answer, and they go
+to the server together with the transaction's BEGIN in one round trip (psycopg's pipeline
+mode); the two writes go with the COMMIT in a second one (:meth:`ScanStore.append_and_commit`).
+SQLite runs in process and takes them one by one.
 """
 
 from __future__ import annotations
@@ -105,11 +112,13 @@ class ScanStore:
         self.batch_sql = (
             f"SELECT {columns} FROM batches b "
             "JOIN products p ON p.id = b.product_id "
-            f"JOIN businesses o ON o.id = b.business_id WHERE b.id = {p}"
+            "JOIN businesses o ON o.id = b.business_id "
+            f"WHERE b.id = (SELECT batch_id FROM stamps WHERE serial = {p})"
         )
         self.recent_sql = (
             "SELECT scanned_at, province_code, lat, lon, ip_hash FROM scans "
-            f"WHERE stamp_id = {p} ORDER BY scanned_at DESC LIMIT {RECENT_SCANS}"
+            f"WHERE stamp_id = (SELECT id FROM stamps WHERE serial = {p}) "
+            f"ORDER BY scanned_at DESC LIMIT {RECENT_SCANS}"
         )
         marks = ", ".join(p for _ in SCAN_COLUMNS)
         self.insert_sql = (
@@ -141,24 +150,68 @@ class ScanStore:
             return value
         return date.fromisoformat(str(value))
 
-    @staticmethod
-    def _cursor(connection: Connection) -> Any:
-        return connection.connection.cursor()
-
     # --- statements ----------------------------------------------------------------------
 
-    def stamp(
-        self, connection: Connection, serial: bytes, now: datetime, *, count: bool
-    ) -> dict[str, Any] | None:
-        """The stamp's facts, counting this check (``count``) or not."""
-        cursor = self._cursor(connection)
+    def look_up(
+        self, connection: Connection, serial: bytes, now: datetime, *, count: bool, recent: bool
+    ) -> tuple[dict[str, Any] | None, dict[str, Any] | None, list[tuple[Any, ...]]]:
+        """The stamp's facts (counting this check when ``count``), its batch's view, and
+        (with ``recent``) its latest checks; (None, None, []) for an unknown serial."""
+        raw = connection.connection.dbapi_connection
+        assert raw is not None
+        if self.sqlite:
+            stamp = self._stamp(raw.cursor(), serial, now, count)
+            if stamp is None:
+                return None, None, []
+            view = self._one(raw.cursor(), self.batch_sql, (serial,))
+            checks = self._all(raw.cursor(), self.recent_sql, (serial,)) if recent else []
+        else:
+            with raw.pipeline():  # one round trip for the three
+                stamp_cursor, view_cursor = raw.cursor(), raw.cursor()
+                self._send_stamp(stamp_cursor, serial, now, count)
+                view_cursor.execute(self.batch_sql, (serial,))
+                if recent:
+                    recent_cursor = raw.cursor()
+                    recent_cursor.execute(self.recent_sql, (serial,))
+            stamp = self._stamp_facts(stamp_cursor.fetchone())
+            view = view_cursor.fetchone()
+            checks = recent_cursor.fetchall() if recent else []
+            stamp_cursor.close()
+            view_cursor.close()
+            if recent:
+                recent_cursor.close()
+            if stamp is None:
+                return None, None, []
+        return stamp, self._batch_view(view), self._recent(checks)
+
+    def _send_stamp(self, cursor: Any, serial: bytes, now: datetime, count: bool) -> None:
         if count:
             when = self.time_in(now)
             cursor.execute(self.bump_sql, (when, when, serial))
         else:
             cursor.execute(self.read_sql, (serial,))
+
+    def _stamp(self, cursor: Any, serial: bytes, now: datetime, count: bool) -> Any:
+        self._send_stamp(cursor, serial, now, count)
         row = cursor.fetchone()
         cursor.close()
+        return self._stamp_facts(row)
+
+    @staticmethod
+    def _one(cursor: Any, sql: str, parameters: Sequence[Any]) -> Any:
+        cursor.execute(sql, parameters)
+        row = cursor.fetchone()
+        cursor.close()
+        return row
+
+    @staticmethod
+    def _all(cursor: Any, sql: str, parameters: Sequence[Any]) -> list[Any]:
+        cursor.execute(sql, parameters)
+        rows = cursor.fetchall()
+        cursor.close()
+        return list(rows)
+
+    def _stamp_facts(self, row: Any) -> dict[str, Any] | None:
         if row is None:
             return None
         facts = dict(zip(STAMP_FIELDS, row, strict=True))
@@ -170,11 +223,7 @@ class ScanStore:
         )
         return facts
 
-    def batch_view(self, connection: Connection, batch_id: int) -> dict[str, Any]:
-        cursor = self._cursor(connection)
-        cursor.execute(self.batch_sql, (batch_id,))
-        row = cursor.fetchone()
-        cursor.close()
+    def _batch_view(self, row: Any) -> dict[str, Any]:
         view = dict(zip((name for _, name in BATCH_VIEW_FIELDS), row, strict=True))
         for name in _BATCH_TIMES:
             view[name] = self.time_out(view[name])
@@ -182,31 +231,41 @@ class ScanStore:
             view[name] = self.date_out(view[name])
         return view
 
-    def recent(self, connection: Connection, stamp_id: int) -> list[tuple[Any, ...]]:
+    def _recent(self, rows: list[Any]) -> list[tuple[Any, ...]]:
         """(time, province, lat, lon, client hash) of the stamp's latest checks."""
-        cursor = self._cursor(connection)
-        cursor.execute(self.recent_sql, (stamp_id,))
-        rows = cursor.fetchall()
-        cursor.close()
         return [
             (self.time_out(at), province, lat, lon, bytes(client) if client is not None else None)
             for at, province, lat, lon, client in rows
         ]
 
-    def append(
+    def append_and_commit(
         self, connection: Connection, values: Sequence[Any], daily: Sequence[Any] | None
     ) -> int:
-        """Record the check (``values`` in SCAN_COLUMNS order) and count it for the day."""
+        """Record the check (``values`` in SCAN_COLUMNS order), count it for the day and
+        commit the check's transaction; returns the new scan's id. On PostgreSQL the two
+        writes and the COMMIT go to the server in one round trip. The caller's transaction
+        (``connection.begin()``) then finds nothing left to commit."""
         row = list(values)
         row[2] = self.time_in(row[2])
-        cursor = self._cursor(connection)
-        cursor.execute(self.insert_sql, row)
-        scan_id = int(cursor.fetchone()[0])
+        raw = connection.connection.dbapi_connection
+        assert raw is not None
+        daily_values = None
         if daily is not None:
             business_id, day, status, province = daily
-            cursor.execute(
-                self.daily_sql,
-                (business_id, day.isoformat() if self.sqlite else day, status, province),
-            )
-        cursor.close()
-        return scan_id
+            daily_values = (business_id, day.isoformat() if self.sqlite else day, status, province)
+        if self.sqlite:
+            scan_id = self._one(raw.cursor(), self.insert_sql, row)[0]
+            if daily_values is not None:
+                self._one(raw.cursor(), self.daily_sql, daily_values)
+            raw.commit()
+            return int(scan_id)
+        cursors = [raw.cursor() for _ in range(3)]
+        with raw.pipeline():
+            cursors[0].execute(self.insert_sql, row)
+            if daily_values is not None:
+                cursors[1].execute(self.daily_sql, daily_values)
+            cursors[2].execute("COMMIT")
+        scan_id = cursors[0].fetchone()[0]
+        for cursor in cursors:
+            cursor.close()
+        return int(scan_id)

@@ -118,6 +118,17 @@ class KnownKey:
 KEY_CACHE_SECONDS = 30.0
 
 
+@dataclass(frozen=True, slots=True)
+class Presented:
+    """What a scanned text carries, before the database is asked about the stamp."""
+
+    stamp: StampCode | None
+    format_error: str | None
+    short: bool  # entered as the short code printed under the QR
+    candidates: tuple[KnownKey, ...] = ()  # the keys with the stamp's kid
+    key: KnownKey | None = None  # the one its signature verifies with
+
+
 @dataclass(frozen=True)
 class Verification:
     """Everything a page or an API answer says about one scan."""
@@ -211,9 +222,15 @@ class VerificationService:
     ) -> Verification:
         client = client or ClientFacts()
         client_hash = self.client_hash(client.address, now)
-        with self.database.engine.begin() as connection:
-            result = self._verify(connection, text, now, client, client_hash, count=True)
-            scan_id = self._record_scan(connection, result, channel, client, client_hash)
+        with self.database.engine.connect() as connection:
+            # The text and its signature first, outside the write: on SQLite the write
+            # holds the file's one writer lock, so it should hold it for the statements only.
+            presented = self._present(connection, text)
+            if connection.in_transaction():  # a short code or a key looked up
+                connection.commit()
+            with self.database.writing(), connection.begin():
+                result = self._judge(connection, presented, now, client, client_hash, count=True)
+                scan_id = self._record_scan(connection, result, channel, client, client_hash)
         if result.status is Status.UNREGISTERED:
             log.warning(
                 "ALARM unregistered stamp: valid signature by key %s, serial %s, no record",
@@ -229,35 +246,48 @@ class VerificationService:
         client = client or ClientFacts()
         client_hash = self.client_hash(client.address, now)
         with self.database.engine.connect() as connection:
-            return self._verify(connection, text, now, client, client_hash, count=False)
+            presented = self._present(connection, text)
+            return self._judge(connection, presented, now, client, client_hash, count=False)
 
     def client_hash(self, address: str | None, now: datetime) -> bytes | None:
         """The keyed hash stored instead of the client's address (see docs/privacy.md)."""
         period = salt_period(self.address_rotation, now.astimezone(VIETNAM_TZ).date())
         return hash_client_address(address, self.address_salt, period)
 
-    def _verify(
+    def _present(self, connection: Connection, text: str) -> Presented:
+        """The stamp the text carries and the key its signature verifies with, if any."""
+        stamp, format_error, short = self._decode(connection, text)
+        if stamp is None:
+            return Presented(None, format_error, short)
+        candidates = self._keys_for(connection, stamp.kid)
+        key = next((k for k in candidates if k.public.verifies(stamp)), None)
+        return Presented(stamp, None, short, tuple(candidates), key)
+
+    def _judge(
         self,
         connection: Connection,
-        text: str,
+        presented: Presented,
         now: datetime,
         client: ClientFacts,
         client_hash: bytes | None,
         *,
         count: bool,
     ) -> Verification:
-        stamp, format_error, short = self._decode(connection, text)
+        stamp, short, candidates, key = (
+            presented.stamp,
+            presented.short,
+            presented.candidates,
+            presented.key,
+        )
         if stamp is None:
-            facts = ScanFacts(now=now, format_error=format_error)
+            facts = ScanFacts(now=now, format_error=presented.format_error)
             return Verification(
                 evaluate(facts, self.policy),
                 now,
-                format_error=format_error,
+                format_error=presented.format_error,
                 entered_as_short_code=short,
             )
 
-        candidates = self._keys_for(connection, stamp.kid)
-        key = next((k for k in candidates if k.public.verifies(stamp)), None)
         if key is None:
             facts = ScanFacts(now=now, signature_checked=True, key_known=bool(candidates))
             return Verification(
@@ -268,8 +298,10 @@ class VerificationService:
                 entered_as_short_code=short,
             )
 
-        row = self.store.stamp(connection, stamp.serial, now, count=count)
-        if row is None:
+        row, origin, checks = self.store.look_up(
+            connection, stamp.serial, now, count=count, recent=self.copy_detection
+        )
+        if row is None or origin is None:
             facts = ScanFacts(
                 now=now,
                 signature_checked=True,
@@ -281,12 +313,9 @@ class VerificationService:
                 evaluate(facts, self.policy), now, stamp=stamp, key=key, entered_as_short_code=short
             )
 
-        origin = self.store.batch_view(connection, row["batch_id"])
         recent = tuple(
             PastScan(at=at, place=place_of(lat, lon, province_code), client=client_of_scan)
-            for at, province_code, lat, lon, client_of_scan in (
-                self.store.recent(connection, row["id"]) if self.copy_detection else ()
-            )
+            for at, province_code, lat, lon, client_of_scan in checks
         )
         record = StampRecord(
             # The record must be the stamp presented: same key, same format (a version 2
@@ -372,6 +401,7 @@ class VerificationService:
         client: ClientFacts,
         client_hash: bytes | None,
     ) -> int:
+        """Append the check and commit; returns the new scan's id."""
         business_id = result.origin.get("business_id") or (
             result.key.public.business_id if result.key else None
         )
@@ -394,8 +424,7 @@ class VerificationService:
         if business_id is not None:
             day = result.scanned_at.astimezone(VIETNAM_TZ).date()
             daily = (business_id, day, result.status.value, client.province_code or "")
-        scan_id = self.store.append(connection, values, daily)
-        return scan_id
+        return self.store.append_and_commit(connection, values, daily)
 
 
 def _aware(value: datetime | None) -> datetime | None:
