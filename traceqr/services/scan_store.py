@@ -77,6 +77,9 @@ BATCH_VIEW_FIELDS = (
     ("o.policy_max_speed_kmh", "policy_max_speed_kmh"),
     ("o.policy_max_clients", "policy_max_clients"),
     ("o.policy_after_claim", "policy_after_claim"),
+    # Whether the page has a supply-chain journey to show (one probe of an index), so a
+    # stamp page without one does not open a second connection to find that out.
+    ("EXISTS (SELECT 1 FROM trace_events t WHERE t.batch_id = b.id)", "has_journey"),
 )
 _BATCH_TIMES = ("recalled_at", "batch_flagged_at")
 _BATCH_DATES = ("production_date", "expiry_date")
@@ -229,6 +232,7 @@ class ScanStore:
             view[name] = self.time_out(view[name])
         for name in _BATCH_DATES:
             view[name] = self.date_out(view[name])
+        view["has_journey"] = bool(view["has_journey"])
         return view
 
     def _recent(self, rows: list[Any]) -> list[tuple[Any, ...]]:

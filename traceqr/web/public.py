@@ -50,8 +50,9 @@ def render_verification(
     business_province = province(result.origin.get("province_code"))
     if place_form is None and result.scan_id is not None and result.stamp_id is not None:
         place_form = PlaceForm(formdata=None, token=scan_tokens().dumps(result.scan_id))
-    batch_id = result.origin.get("batch_id") if result.origin else None
-    journey = traceability.public_journey(db_session(), batch_id) if batch_id else None
+    # The check already asked whether the batch's journey has any step.
+    has_journey = result.origin.get("has_journey") if result.origin else False
+    journey = traceability.journey(db_session(), result.origin["batch_id"]) if has_journey else None
     html = render_template(
         "stamp.html",
         journey=journey,
