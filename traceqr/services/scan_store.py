@@ -162,7 +162,7 @@ class ScanStore:
         (with ``recent``) its latest checks; (None, None, []) for an unknown serial."""
         raw = connection.connection.dbapi_connection
         assert raw is not None
-        if self.sqlite:
+        if not _pipelines(raw):
             stamp = self._stamp(raw.cursor(), serial, now, count)
             if stamp is None:
                 return None, None, []
@@ -257,10 +257,12 @@ class ScanStore:
         if daily is not None:
             business_id, day, status, province = daily
             daily_values = (business_id, day.isoformat() if self.sqlite else day, status, province)
-        if self.sqlite:
+        if not _pipelines(raw):
             scan_id = self._one(raw.cursor(), self.insert_sql, row)[0]
             if daily_values is not None:
-                self._one(raw.cursor(), self.daily_sql, daily_values)
+                cursor = raw.cursor()
+                cursor.execute(self.daily_sql, daily_values)
+                cursor.close()
             raw.commit()
             return int(scan_id)
         cursors = [raw.cursor() for _ in range(3)]
@@ -273,3 +275,25 @@ class ScanStore:
         for cursor in cursors:
             cursor.close()
         return int(scan_id)
+
+
+def _pipelines(raw: Any) -> bool:
+    """Whether the driver's connection has psycopg's pipeline mode (psycopg 3 on libpq 14
+    or newer); other drivers, and SQLite, send the statements one by one."""
+    kind = type(raw)
+    known = _PIPELINES.get(kind)
+    if known is None:
+        known = _PIPELINES[kind] = _supports_pipeline(raw)
+    return known
+
+
+def _supports_pipeline(raw: Any) -> bool:
+    try:
+        from psycopg import Connection as PsycopgConnection
+        from psycopg import Pipeline
+    except ImportError:
+        return False
+    return isinstance(raw, PsycopgConnection) and Pipeline.is_supported()
+
+
+_PIPELINES: dict[type, bool] = {}
