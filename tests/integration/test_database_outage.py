@@ -8,6 +8,7 @@ The test runs its own PostgreSQL server (never the shared one) and stops it with
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
@@ -17,13 +18,14 @@ from urllib.parse import quote, urlsplit
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
+from sqlalchemy import create_engine, text
 
 from tests.conftest import PUBLIC_URL, Api
 from tests.private_postgres import PrivatePostgres
 from tests.servers import Server, descendants, service_env
 from tests.web.portal_client import PortalClient
 from traceqr import create_app
-from traceqr.db import upgrade_schema
+from traceqr.db import PING_AFTER_IDLE_SECONDS, upgrade_schema
 from traceqr.services.businesses import create_business
 from traceqr.state import AppState
 
@@ -226,3 +228,48 @@ def test_a_database_host_that_never_answers_gets_a_503_not_a_hung_request(
     assert answers["verify"].status_code == 503
     assert answers["verify"].get_json()["error"]["code"] == "unavailable"
     assert answers["healthz"].status_code == 503
+
+
+def test_a_pooled_connection_that_died_while_idle_is_replaced_before_use(
+    outage_app: Flask, postgres: PrivatePostgres
+) -> None:
+    """The pool pings a connection only after it sat idle (traceqr.db.ping_when_idle):
+    one the server dropped meanwhile (a restart, a failover, a firewall's idle timeout)
+    must be replaced before a shopper's check uses it, not fail the check."""
+    state = AppState.of(outage_app)
+    with state.database.session() as session:
+        owner = create_business(
+            session,
+            state.keystore,
+            name="Cơ sở mật ong",
+            email="matong@example.vn",
+            password=None,
+            now=datetime.now(UTC),
+            profile={},
+        )
+    client = outage_app.test_client()
+    api = Api(client, owner.api_key)
+    batch = api.batch()
+    api.issue(batch["id"], 1)
+    verify = {"q": api.stamp_urls(batch["id"])[0]}
+    assert client.get("/api/v1/verify", query_string=verify).status_code == 200
+
+    # Every connection the app's pool holds is cut by the server, as a failover would.
+    admin_engine = create_engine(postgres.url, isolation_level="AUTOCOMMIT")
+    try:
+        with admin_engine.connect() as admin:
+            cut = admin.execute(
+                text(
+                    "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
+                    "WHERE backend_type = 'client backend' AND pid <> pg_backend_pid()"
+                )
+            ).scalar_one()
+    finally:
+        admin_engine.dispose()
+    assert cut >= 1
+    time.sleep(PING_AFTER_IDLE_SECONDS + 0.2)  # the pool's connections sat idle
+
+    answers = [client.get("/api/v1/verify", query_string=verify) for _ in range(3)]
+    assert [answer.status_code for answer in answers] == [200, 200, 200]
+    assert [answer.get_json()["scans"]["count"] for answer in answers] == [2, 3, 4]
+    assert client.get("/healthz").get_json() == {"status": "ok", "database": "ok"}
