@@ -1,10 +1,12 @@
 """Verifying a scanned text: the hot path of the service.
 
-One verification is: parse the text, find the key by kid (cached in process), check the
-Ed25519 signature, then in one transaction bump the stamp's counters with
-``UPDATE … RETURNING`` (the row lock orders concurrent scans, so none is lost), read its
-batch, product and business by primary key, and append the scan. SQLAlchemy Core with
-statements built once: the ORM costs too much here.
+One verification is: parse the text, find the key by kid (cached in process) and check
+the Ed25519 signature, all before any write; then, in one short transaction, bump the
+stamp's counters with ``UPDATE … RETURNING`` (the row lock orders concurrent scans, so
+none is lost), read its batch, product and business and its latest checks, judge, and
+append the scan (traceqr/services/scan_store.py, on the driver's own cursors: the ORM
+costs too much here). On SQLite the transaction holds the file's writer lock
+(``Database.writing``), so it holds it for the statements only.
 """
 
 from __future__ import annotations
