@@ -3,7 +3,11 @@
 from __future__ import annotations
 
 import os
+import signal
+import threading
+import time
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -164,3 +168,29 @@ def test_an_in_memory_sqlite_database_issues_stamps_too(tmp_path: Path) -> None:
         assert (result.first_seq, result.last_seq) == (1, 12_000)
         assert session.scalar(select(func.count()).select_from(Stamp)) == 12_000
     state.database.dispose()
+
+
+def test_a_second_ctrl_c_still_waits_for_the_writer_before_the_rollback() -> None:
+    # An operator who presses Ctrl-C again while issuance winds down must not start the
+    # rollback while the writer thread still uses the connection: the wait goes on until
+    # the chunk in hand is written, however many interruptions arrive meanwhile.
+    release = threading.Event()
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
+
+    def impatient_operator() -> None:
+        for _ in range(3):
+            time.sleep(0.1)
+            os.kill(os.getpid(), signal.SIGINT)
+        time.sleep(0.1)
+        release.set()
+
+    try:
+        with ThreadPoolExecutor(max_workers=1) as writer:
+            pending = writer.submit(release.wait, 30)
+            operator = threading.Thread(target=impatient_operator)
+            operator.start()
+            issuance.wait_for_writer(pending)
+            assert pending.done() and release.is_set()
+            operator.join()
+    finally:
+        signal.signal(signal.SIGINT, previous)

@@ -148,18 +148,25 @@ def issue_stamps(
         else ThreadPoolExecutor(max_workers=1, thread_name_prefix="issue-writer")
     ) as writer:
         pending: Future[None] | None = None
-        while done < count:
-            size = min(CHUNK_SIZE, count - done)
-            serials = _fresh_serials(size, random_bytes)
-            chunk = _Chunk(serials, sign(serials), make_rows(first_seq + done))
+        try:
+            while done < count:
+                size = min(CHUNK_SIZE, count - done)
+                serials = _fresh_serials(size, random_bytes)
+                chunk = _Chunk(serials, sign(serials), make_rows(first_seq + done))
+                if pending is not None:
+                    pending.result()  # a failed write raises here, before more is signed
+                    if progress is not None:
+                        progress(done, count)
+                pending = writer.submit(
+                    _write_chunk, connection, write_rows, chunk, sign, random_bytes
+                )
+                done += size
             if pending is not None:
-                pending.result()  # a failed write raises here, before anything more is signed
-                if progress is not None:
-                    progress(done, count)
-            pending = writer.submit(_write_chunk, connection, write_rows, chunk, sign, random_bytes)
-            done += size
-        if pending is not None:
-            pending.result()
+                pending.result()
+        except BaseException:
+            if pending is not None:
+                wait_for_writer(pending)
+            raise
     if progress is not None:
         progress(done, count)
     audit.record(
@@ -176,6 +183,21 @@ def issue_stamps(
         now=now,
     )
     return IssueResult(batch.id, count, first_seq, new_total, key.kid, active)
+
+
+def wait_for_writer(pending: Future[Any]) -> None:
+    """Wait until the writer thread has finished its chunk, even through more Ctrl-C.
+
+    The writer owns the connection while it writes; the caller rolls the issuance back on
+    that same connection once this returns. A second Ctrl-C while waiting (an impatient
+    operator) must not let the rollback start under the writer's feet: it is ignored and
+    the wait goes on; the caller then re-raises the first interruption."""
+    while True:
+        try:
+            pending.exception()  # waits; the chunk's own error, if any, is not raised here
+            return
+        except KeyboardInterrupt:
+            continue
 
 
 class _InLine:
