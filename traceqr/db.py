@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 import threading
-import time
 import weakref
 from collections.abc import Iterator
 from contextlib import AbstractContextManager, contextmanager, nullcontext
@@ -18,7 +17,6 @@ except ImportError:  # Windows: SQLite's own busy handler orders the writers
 
 from sqlalchemy import create_engine, event, inspect, make_url
 from sqlalchemy.engine import Engine
-from sqlalchemy.exc import DisconnectionError
 from sqlalchemy.orm import Session, sessionmaker
 
 MIGRATIONS_PATH = Path(__file__).parent / "migrations"
@@ -47,40 +45,14 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
         # progress), would otherwise hold a request for minutes: give up after a few
         # seconds and answer 503. The URL's own ?connect_timeout= wins.
         connect_args.setdefault("connect_timeout", CONNECT_TIMEOUT_SECONDS)
-    engine = create_engine(url, pool_size=5, max_overflow=10, connect_args=connect_args, **kwargs)
-    ping_when_idle(engine)
-    return engine
-
-
-# A pooled connection unused for longer than this is pinged before it is handed out.
-PING_AFTER_IDLE_SECONDS = 1.0
-
-
-def ping_when_idle(engine: Engine, after: float = PING_AFTER_IDLE_SECONDS) -> None:
-    """Check a pooled connection is alive before use, when it has sat idle ``after``
-    seconds or more: SQLAlchemy's ``pool_pre_ping`` pings before every use, which on the
-    verify path was one round trip in four. A connection that went dead (the server
-    restarted or failed over, a firewall dropped it) has been idle for at least as long
-    as that took, so it is still caught and replaced before a request uses it; under
-    load, connections come back to the pool a millisecond before they are reused and
-    go unpinged. A connection that dies between two close uses fails its request (503)
-    and the pool replaces every connection older than the failure, as it would without
-    any ping."""
-
-    @event.listens_for(engine, "checkin")
-    def _returned(_dbapi_connection: Any, record: Any) -> None:
-        record.info["returned_at"] = time.monotonic()
-
-    @event.listens_for(engine, "checkout")
-    def _ping_if_idle(dbapi_connection: Any, record: Any, _proxy: Any) -> None:
-        returned = record.info.get("returned_at")
-        if returned is None or time.monotonic() - returned < after:
-            return  # new, or back in the pool a moment ago
-        try:
-            engine.dialect.do_ping(dbapi_connection)
-        except Exception as error:
-            # The pool throws this connection away and hands out a new one.
-            raise DisconnectionError(f"a pooled connection was dead: {error}") from error
+    return create_engine(
+        url,
+        pool_pre_ping=True,
+        pool_size=5,
+        max_overflow=10,
+        connect_args=connect_args,
+        **kwargs,
+    )
 
 
 class WriterLock:

@@ -11,6 +11,7 @@ import os
 import shutil
 import socket
 import threading
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -74,11 +75,19 @@ def live_server(make_app: Any) -> Iterator[LiveServer]:
     url = f"http://127.0.0.1:{port}"
     app = make_app(public_url=url)
     server = make_server("127.0.0.1", port, app, threaded=True)
+    server.daemon_threads = False  # so the request threads are tracked (socketserver)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     yield LiveServer(url, app)
     server.shutdown()
     thread.join(timeout=5)
+    # The browser is closed by now, but a request it made last (a service worker's fetch,
+    # a manifest) may still be running, holding a database connection: let it finish
+    # before the app's engine is disposed, or that connection outlives its pool.
+    deadline = time.monotonic() + 10
+    for request_thread in list(getattr(server, "_threads", None) or ()):
+        request_thread.join(timeout=max(0.0, deadline - time.monotonic()))
+    server.socket.close()
 
 
 @pytest.fixture
