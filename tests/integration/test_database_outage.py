@@ -26,7 +26,7 @@ from tests.servers import Server, descendants, service_env
 from tests.web.portal_client import PortalClient
 from traceqr import create_app
 from traceqr.db import upgrade_schema
-from traceqr.services.businesses import create_business
+from traceqr.services.businesses import NewBusiness, create_business
 from traceqr.state import AppState
 
 pytestmark = pytest.mark.slow
@@ -59,6 +59,20 @@ def outage_app(postgres: PrivatePostgres, tmp_path: Path) -> Iterator[Flask]:
     state.database.dispose()
 
 
+def register(state: AppState, name: str, email: str, password: str | None = None) -> NewBusiness:
+    """A business with its API key, straight through the service."""
+    with state.database.session() as session:
+        return create_business(
+            session,
+            state.keystore,
+            name=name,
+            email=email,
+            password=password,
+            now=datetime.now(UTC),
+            profile={},
+        )
+
+
 def path_of(url: str) -> str:
     parts = urlsplit(url)
     return parts.path + (f"?{parts.query}" if parts.query else "")
@@ -83,16 +97,9 @@ def test_the_database_stopping_and_starting_again(
     outage_app: Flask, postgres: PrivatePostgres, caplog: pytest.LogCaptureFixture
 ) -> None:
     state = AppState.of(outage_app)
-    with state.database.session() as session:
-        owner = create_business(
-            session,
-            state.keystore,
-            name="Hợp tác xã chè Tân Cương",
-            email="che@example.vn",
-            password="correct horse battery",
-            now=datetime.now(UTC),
-            profile={},
-        )
+    owner = register(
+        state, "Hợp tác xã chè Tân Cương", "che@example.vn", password="correct horse battery"
+    )
     client = outage_app.test_client()
     api = Api(client, owner.api_key)
     batch = api.batch()
@@ -145,16 +152,7 @@ def test_gunicorn_workers_survive_an_outage_and_serve_again(
 ) -> None:
     """The same, through a real gunicorn with two workers: no worker dies, no 500."""
     state = AppState.of(outage_app)
-    with state.database.session() as session:
-        owner = create_business(
-            session,
-            state.keystore,
-            name="Cơ sở nước mắm",
-            email="nuocmam@example.vn",
-            password=None,
-            now=datetime.now(UTC),
-            profile={},
-        )
+    owner = register(state, "Cơ sở nước mắm", "nuocmam@example.vn")
     api = Api(outage_app.test_client(), owner.api_key)
     batch = api.batch()
     api.issue(batch["id"], 2)
@@ -237,16 +235,7 @@ def test_a_pooled_connection_that_died_while_idle_is_replaced_before_use(
     firewall's idle timeout) must be replaced before a shopper's check uses it, not fail
     the check."""
     state = AppState.of(outage_app)
-    with state.database.session() as session:
-        owner = create_business(
-            session,
-            state.keystore,
-            name="Cơ sở mật ong",
-            email="matong@example.vn",
-            password=None,
-            now=datetime.now(UTC),
-            profile={},
-        )
+    owner = register(state, "Cơ sở mật ong", "matong@example.vn")
     client = outage_app.test_client()
     api = Api(client, owner.api_key)
     batch = api.batch()
