@@ -55,8 +55,8 @@ def base32_decode_canonical(text: str, byte_count: int) -> bytes:
         raise EncodingError(
             "bad_length", f"expected {base32_length(byte_count)} characters, got {len(text)}"
         )
-    bad = sorted({ch for ch in text if ch not in _RFC4648_SET})
-    if bad:
+    if not _RFC4648_SET.issuperset(text):
+        bad = sorted({ch for ch in text if ch not in _RFC4648_SET})
         shown = ", ".join(repr(ch) for ch in bad[:5])
         raise EncodingError("bad_character", f"characters outside base32: {shown}")
     # int(…, 32) reads the digits 0-9a-v in C; the alphabet was checked above, so no

@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Protocol
 
 from traceqr.domain.codec import (
@@ -131,6 +132,7 @@ def encode_code(kid: bytes, serial: bytes, signature: bytes) -> str:
     return StampCode(FORMAT_V1, kid, serial, signature).code
 
 
+@lru_cache(maxsize=32)  # a service has one public URL; every scan and stamp row asks
 def normalize_public_url(public_url: str) -> str:
     """The URL prefix printed in stamps: scheme and host upper case, no trailing slash.
 

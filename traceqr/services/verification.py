@@ -131,9 +131,10 @@ class Presented:
     key: KnownKey | None = None  # the one its signature verifies with
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)
 class Verification:
-    """Everything a page or an API answer says about one scan."""
+    """Everything a page or an API answer says about one scan. Built by the service, which
+    sets ``scan_id`` once the check is recorded; read-only everywhere else."""
 
     verdict: Verdict
     scanned_at: datetime
@@ -232,14 +233,14 @@ class VerificationService:
                 connection.commit()
             with self.database.writing(), connection.begin():
                 result = self._judge(connection, presented, now, client, client_hash, count=True)
-                scan_id = self._record_scan(connection, result, channel, client, client_hash)
+                result.scan_id = self._record_scan(connection, result, channel, client, client_hash)
         if result.status is Status.UNREGISTERED:
             log.warning(
                 "ALARM unregistered stamp: valid signature by key %s, serial %s, no record",
                 result.stamp.kid.hex() if result.stamp else "?",
                 result.stamp.serial.hex() if result.stamp else "?",
             )
-        return replace(result, scan_id=scan_id)
+        return result
 
     def inspect(
         self, text: str, *, now: datetime, client: ClientFacts | None = None
