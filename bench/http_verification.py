@@ -7,7 +7,8 @@ URL the server's own ``http://127.0.0.1:<port>`` so the stamp URLs are its own),
 loads it from the same machine for ``--duration`` seconds at ``--connections``
 connections:
 
-- ``GET /healthz``, the baseline: the app, one pool checkout, ``SELECT 1``;
+- ``GET /healthz``, the baseline: the app, one pool checkout, one statement (the schema's
+  version: the database answers and holds the schema);
 - ``GET /api/v1/verify?q=<stamp URL>``, the JSON API, a quarter of the checks with a
   ``province`` parameter;
 - ``GET /S/<code>``, the page a stamp's QR opens;

@@ -157,6 +157,23 @@ class Database:
     def is_migrated(self) -> bool:
         return inspect(self.engine).has_table("alembic_version")
 
+    def health(self) -> str | None:
+        """None when the database answers and holds the schema, else what is wrong: one
+        statement when all is well (load balancers ask every few seconds), a closer look
+        only when it failed."""
+        try:
+            with self.engine.connect() as connection:
+                connection.exec_driver_sql("SELECT version_num FROM alembic_version").all()
+        except Exception as exc:
+            failure = type(exc).__name__
+        else:
+            return None
+        try:
+            migrated = self.is_migrated()
+        except Exception as exc:
+            return type(exc).__name__
+        return failure if migrated else "schema missing: run traceqr init"
+
     def dispose(self) -> None:
         self.engine.dispose()
 

@@ -239,6 +239,17 @@ def test_healthz_says_503_when_the_database_is_unreachable(make_app: Any, tmp_pa
     assert response.get_json()["status"] == "unavailable"
 
 
+def test_healthz_says_503_when_the_schema_was_never_created(make_app: Any, tmp_path: Any) -> None:
+    # A database that answers but holds no tables: the service must not be put in rotation.
+    app = make_app(database_url=f"sqlite:///{tmp_path}/empty.sqlite3")
+    response = app.test_client().get("/healthz")
+    assert response.status_code == 503
+    assert response.get_json() == {
+        "status": "unavailable",
+        "database": "schema missing: run traceqr init",
+    }
+
+
 def test_jwks_lists_every_public_key_with_caching(client: FlaskClient, business: Any) -> None:
     response = client.get("/.well-known/jwks.json")
     assert response.status_code == 200

@@ -8,7 +8,6 @@ from urllib.parse import quote
 
 from flask import Blueprint, Response, abort, redirect, render_template, request, send_file
 from itsdangerous import BadData, URLSafeTimedSerializer
-from sqlalchemy import text
 
 from traceqr.domain.provinces import province
 from traceqr.domain.stamp_format import FORMAT_V1, short_code
@@ -324,15 +323,9 @@ def media(filename: str) -> Response:
 
 @blueprint.get("/healthz")
 def healthz() -> tuple[dict[str, str], int]:
-    database = state().database
-    try:
-        with database.engine.connect() as connection:
-            connection.execute(text("SELECT 1"))
-        migrated = database.is_migrated()
-    except Exception as exc:
-        return {"status": "unavailable", "database": type(exc).__name__}, 503
-    if not migrated:
-        return {"status": "unavailable", "database": "schema missing: run traceqr init"}, 503
+    problem = state().database.health()
+    if problem is not None:
+        return {"status": "unavailable", "database": problem}, 503
     return {"status": "ok", "database": "ok"}, 200
 
 
