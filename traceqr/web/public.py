@@ -68,7 +68,9 @@ def render_verification(
         # The place and PIN forms are written by hand in the page, not by WTForms: its
         # per-attribute escaping made their few fields a sixth of the page's time. What
         # they post still goes through PlaceForm and ClaimForm.
-        province_select=province_select("province_code", id="province_code"),
+        province_select=province_select("province_code", id="province_code")
+        if place_token
+        else None,
         code=result.stamp.code if result.stamp and result.stamp.version == FORMAT_V1 else None,
         stamp_text=result.stamp.url(state().settings.public_url) if result.stamp else None,
         scanned=scanned or entered,
