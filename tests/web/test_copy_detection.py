@@ -175,6 +175,20 @@ def test_the_first_buyer_claims_with_the_pin_once(
         assert stamp.claimed_at is not None and stamp.claimed_by is not None
 
 
+def test_a_pin_stamps_page_labels_each_field_and_repeats_no_id(
+    client: FlaskClient, pin_batch: dict[str, Any]
+) -> None:
+    # Both forms (PIN and place) on one page: a screen reader reads each field by its label,
+    # and a repeated id would tie a label to the wrong field.
+    page = client.get(path_of(pin_batch["rows"][0]["url"])).get_data(as_text=True)
+    ids = re.findall(r'\sid="([^"]+)"', page)
+    assert len(ids) == len(set(ids)), sorted(i for i in ids if ids.count(i) > 1)
+    labelled = re.findall(r'<label for="([^"]+)"', page)
+    assert {"pin", "province_code"} <= set(labelled)
+    assert set(labelled) <= set(ids)
+    assert len(re.findall(r'name="csrf_token" type="hidden" value="[^"]+"', page)) == 2
+
+
 def test_guessing_a_pin_locks_the_stamp_for_everyone(
     client: FlaskClient, app: Flask, pin_batch: dict[str, Any]
 ) -> None:
