@@ -168,7 +168,9 @@ class ScanStore:
         raw = connection.connection.dbapi_connection
         assert raw is not None
         if not _pipelines(raw):
-            stamp = self._stamp(raw.cursor(), serial, now, count)
+            stamp = self._stamp_facts(
+                self._one(raw.cursor(), *self._stamp_statement(serial, now, count))
+            )
             if stamp is None:
                 return None, None, []
             view = self._one(raw.cursor(), self.batch_sql, (serial,))
@@ -176,7 +178,7 @@ class ScanStore:
         else:
             with raw.pipeline():  # one round trip for the three
                 stamp_cursor, view_cursor = raw.cursor(), raw.cursor()
-                self._send_stamp(stamp_cursor, serial, now, count)
+                stamp_cursor.execute(*self._stamp_statement(serial, now, count))
                 view_cursor.execute(self.batch_sql, (serial,))
                 if recent:
                     recent_cursor = raw.cursor()
@@ -192,18 +194,14 @@ class ScanStore:
                 return None, None, []
         return stamp, self._batch_view(view), self._recent(checks)
 
-    def _send_stamp(self, cursor: Any, serial: bytes, now: datetime, count: bool) -> None:
+    def _stamp_statement(
+        self, serial: bytes, now: datetime, count: bool
+    ) -> tuple[str, tuple[Any, ...]]:
+        """The stamp's row, bumping its counters when this is a check (``count``)."""
         if count:
             when = self.time_in(now)
-            cursor.execute(self.bump_sql, (when, when, serial))
-        else:
-            cursor.execute(self.read_sql, (serial,))
-
-    def _stamp(self, cursor: Any, serial: bytes, now: datetime, count: bool) -> Any:
-        self._send_stamp(cursor, serial, now, count)
-        row = cursor.fetchone()
-        cursor.close()
-        return self._stamp_facts(row)
+            return self.bump_sql, (when, when, serial)
+        return self.read_sql, (serial,)
 
     @staticmethod
     def _one(cursor: Any, sql: str, parameters: Sequence[Any]) -> Any:
