@@ -69,12 +69,43 @@ class Base(DeclarativeBase):
 
 
 class Business(Base):
+    """A producer. Its legal identity (legal name, tax code, registered address, the name
+    shown to shoppers) is frozen once a reviewer has verified it (docs/identity.md)."""
+
     __tablename__ = "businesses"
+    __table_args__ = (
+        # A tax code belongs to at most one verified business: the database says so, so
+        # two reviewers approving two requests for one tax code at once cannot both win.
+        Index(
+            "uq_businesses_verified_tax_code",
+            "tax_code",
+            unique=True,
+            sqlite_where=text("verification_status = 'verified'"),
+            postgresql_where=text("verification_status = 'verified'"),
+        ),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     name: Mapped[str] = mapped_column(String(200), comment="trading name shown to shoppers")
     legal_name: Mapped[str | None] = mapped_column(String(300))
     tax_code: Mapped[str | None] = mapped_column(String(14), comment="mã số thuế, 10 or 13 digits")
+    legal_representative: Mapped[str | None] = mapped_column(
+        String(120), comment="người đại diện theo pháp luật"
+    )
+    verification_status: Mapped[str] = mapped_column(
+        String(12),
+        default="unverified",
+        server_default="unverified",
+        comment="unverified (test stamps only), verified (live stamps) or withdrawn",
+    )
+    verified_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    verified_by: Mapped[str | None] = mapped_column(
+        String(200), comment="the reviewing body, e.g. Sở Công Thương Thành phố Hà Nội"
+    )
+    withdrawn_at: Mapped[datetime | None] = mapped_column(
+        UTCDateTime, comment="verification withdrawn: its stamps issued from then on are invalid"
+    )
+    withdrawal_reason: Mapped[str | None] = mapped_column(Text)
     email: Mapped[str] = mapped_column(String(254))
     phone: Mapped[str | None] = mapped_column(String(30))
     website: Mapped[str | None] = mapped_column(String(300))
@@ -107,6 +138,85 @@ class Business(Base):
         Integer, comment="copy detection: checks by others allowed after the PIN claim (default 2)"
     )
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class VerificationRequest(Base):
+    """A business asking a reviewer to check its identity, with its documents."""
+
+    __tablename__ = "verification_requests"
+    __table_args__ = (Index("ix_verification_requests_status", "status", "submitted_at"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    business_id: Mapped[int] = mapped_column(ForeignKey("businesses.id"), index=True)
+    status: Mapped[str] = mapped_column(
+        String(12), comment="pending, approved, rejected or cancelled (a newer request)"
+    )
+    name: Mapped[str] = mapped_column(String(200), comment="the name shown to shoppers")
+    legal_name: Mapped[str] = mapped_column(String(300))
+    tax_code: Mapped[str] = mapped_column(String(14))
+    address_street: Mapped[str] = mapped_column(String(300), comment="registered address")
+    address_commune: Mapped[str | None] = mapped_column(String(120))
+    province_code: Mapped[str] = mapped_column(String(40))
+    legal_representative: Mapped[str] = mapped_column(String(120))
+    gs1_prefixes: Mapped[str | None] = mapped_column(
+        String(400), comment="comma-separated GS1 company prefixes claimed"
+    )
+    registration_document: Mapped[str] = mapped_column(
+        String(80), comment="private upload: the business registration certificate (GCN ĐKDN)"
+    )
+    gs1_document: Mapped[str | None] = mapped_column(
+        String(80), comment="private upload: the GS1 Vietnam membership certificate"
+    )
+    submitted_by: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    submitted_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    decided_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    decided_by: Mapped[str | None] = mapped_column(
+        String(200), comment="who decided: official:<id> or operator:<login>"
+    )
+    decision_reason: Mapped[str | None] = mapped_column(Text, comment="shown to the business")
+
+
+class Gs1Prefix(Base):
+    """A GS1 company prefix a reviewer recorded for a verified business: its GTINs."""
+
+    __tablename__ = "gs1_prefixes"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    prefix: Mapped[str] = mapped_column(String(12), unique=True, comment="6 to 12 digits")
+    business_id: Mapped[int] = mapped_column(ForeignKey("businesses.id"), index=True)
+    recorded_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class GtinOwner(Base):
+    """Which verified business a GTIN belongs to: the first to use it, under its prefixes."""
+
+    __tablename__ = "gtin_owners"
+
+    gtin: Mapped[str] = mapped_column(String(14), primary_key=True, comment="GTIN-14")
+    business_id: Mapped[int] = mapped_column(ForeignKey("businesses.id"), index=True)
+    claimed_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class IdentityAlert(Base):
+    """Something a reviewer should look at: a claim on another business's identity."""
+
+    __tablename__ = "identity_alerts"
+    __table_args__ = (Index("ix_identity_alerts_open", "resolved_at", "created_at"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    kind: Mapped[str] = mapped_column(
+        String(24), comment="tax_code_taken, gtin_taken, gtin_outside_prefixes, prefix_taken"
+    )
+    business_id: Mapped[int] = mapped_column(
+        ForeignKey("businesses.id"), index=True, comment="the business that made the claim"
+    )
+    other_business_id: Mapped[int | None] = mapped_column(
+        ForeignKey("businesses.id"), comment="whose identity it claimed"
+    )
+    detail: Mapped[str] = mapped_column(String(300), comment="the tax code, GTIN or prefix")
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    resolved_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    resolved_by: Mapped[str | None] = mapped_column(String(64))
 
 
 class Cluster(Base):
@@ -185,6 +295,16 @@ class SigningKey(Base):
     certificate: Mapped[str | None] = mapped_column(
         Text, comment="JWS by the operator's root key over this key's facts (docs/keys.md)"
     )
+    purpose: Mapped[str] = mapped_column(
+        String(8),
+        default="live",
+        server_default="live",
+        comment="live (stamps for goods) or test (an unverified business's test stamps)",
+    )
+    withdrawn_at: Mapped[datetime | None] = mapped_column(
+        UTCDateTime, comment="its business's verification withdrawn from this time on"
+    )
+    withdrawal_reason: Mapped[str | None] = mapped_column(Text)
 
 
 class Product(Base):
