@@ -24,6 +24,7 @@ from traceqr import create_app
 from traceqr.db import Database, upgrade_schema
 from traceqr.models import Base
 from traceqr.services.businesses import NewBusiness, create_business
+from traceqr.services.identity import Reviewer
 from traceqr.state import AppState
 
 settings.register_profile(
@@ -137,8 +138,16 @@ def now() -> datetime:
 def make_business(state: AppState) -> Any:
     counter = iter(range(1, 10_000))
 
-    def create(name: str | None = None, password: str | None = None, **profile: Any) -> NewBusiness:
-        """A business; without ``password`` its owner cannot sign in (and no argon2 cost)."""
+    def create(
+        name: str | None = None,
+        password: str | None = None,
+        *,
+        verified: bool = True,
+        **profile: Any,
+    ) -> NewBusiness:
+        """A business; without ``password`` its owner cannot sign in (and no argon2 cost).
+        ``verified`` (the default): created as the operator creates one it vouches for,
+        issuing live stamps; otherwise as a sign-up, issuing test stamps."""
         n = next(counter)
         with state.database.session() as session:
             return create_business(
@@ -149,6 +158,7 @@ def make_business(state: AppState) -> Any:
                 password=password,
                 now=datetime.now(UTC),
                 profile=profile,
+                vouched_by=Reviewer.operator("tests") if verified else None,
             )
 
     return create

@@ -98,16 +98,36 @@ def business() -> None:
 @click.option("--name", required=True, help="Trading name shown to shoppers")
 @click.option("--email", required=True, help="The owner's e-mail (their sign-in)")
 @click.option("--password", default=None, help="The owner's password (10+ characters)")
+@click.option("--tax-code", "tax_code", default=None, help="Mã số thuế (10 or 13 digits)")
+@click.option("--legal-name", "legal_name", default=None, help="Legal name, as registered")
+@click.option(
+    "--gs1-prefix",
+    "gs1_prefixes",
+    multiple=True,
+    help="A GS1 company prefix of the business (repeatable): its GTINs fall under them",
+)
 @click.option("--province", "province_code", default=None, help="Province code, e.g. ha-noi")
 @click.option("--address", "address_street", default=None, help="Street address")
 @click.option("--commune", "address_commune", default=None, help="Xã/phường")
 @click.option("--cluster", "cluster_name", default=None, help="Industrial park or cluster")
+@click.option(
+    "--by", "body", default=None, help="The body vouching for it (default: Nhà vận hành TraceQR)"
+)
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object on stdout")
 def business_create(
-    name: str, email: str, password: str | None, as_json: bool, **profile: str | None
+    name: str,
+    email: str,
+    password: str | None,
+    gs1_prefixes: tuple[str, ...],
+    body: str | None,
+    as_json: bool,
+    **profile: str | None,
 ) -> None:
-    """Create a business, its owner account, its signing key and an API key."""
+    """Create a business the operator vouches for: verified (it issues live stamps), with
+    its owner account, its signing key and an API key. Refused when the tax code already
+    belongs to a verified business."""
     from traceqr.services.businesses import create_business
+    from traceqr.services.identity import Reviewer
     from traceqr.state import utcnow
 
     try:
@@ -120,22 +140,142 @@ def business_create(
                 password=password,
                 now=utcnow(),
                 profile={k: v for k, v in profile.items() if v is not None},
+                vouched_by=Reviewer.operator(_os_user(), body),
+                gs1_prefixes=gs1_prefixes,
             )
+            session.commit()
             result = {
                 "id": created.business.id,
                 "name": created.business.name,
                 "email": created.owner.email,
                 "kid": created.signing_key.kid.hex(),
                 "api_key": created.api_key,
+                "verification_status": created.business.verification_status,
+                "tax_code": created.business.tax_code,
             }
     except TraceQRError as exc:
         fail(exc.message)
     if as_json:
         click.echo(json.dumps(result, ensure_ascii=False))
     else:
-        note(f"Created business {result['id']}: {result['name']}")
+        note(f"Created business {result['id']}: {result['name']} (verified)")
         note("API key (shown once, keep it safe):")
         click.echo(result["api_key"])
+
+
+@business.command("verify")
+@click.argument("business_id", type=int)
+@click.option(
+    "--by", "body", default=None, help="The body vouching for it (default: Nhà vận hành TraceQR)"
+)
+@click.option(
+    "--gs1-prefix", "gs1_prefixes", multiple=True, help="A GS1 company prefix (repeatable)"
+)
+def business_verify(business_id: int, body: str | None, gs1_prefixes: tuple[str, ...]) -> None:
+    """Verify a business: approve its pending request, or (with none) vouch for it as its
+    profile stands. It issues live stamps from then on."""
+    from traceqr.services import identity
+    from traceqr.state import utcnow
+
+    reviewer = identity.Reviewer.operator(_os_user(), body)
+    try:
+        with open_state() as state, state.database.session() as session:
+            now = utcnow()
+            with identity.flagging_conflicts(session, now):
+                request = identity.latest_request(session, business_id)
+                if request is not None and request.status == identity.PENDING:
+                    if gs1_prefixes:
+                        fail("--gs1-prefix: the pending request states the prefixes", 2)
+                    done = identity.approve(session, state.keystore, request.id, reviewer, now)
+                    how = f"approved its request {request.id}"
+                else:
+                    done = identity.vouch_for(
+                        session,
+                        state.keystore,
+                        business_id,
+                        reviewer,
+                        now,
+                        gs1_prefixes=gs1_prefixes,
+                    )
+                    how = "vouched for its profile"
+                session.commit()
+                summary = f"{done.id}: {done.legal_name or done.name}, MST {done.tax_code or '-'}"
+    except TraceQRError as exc:
+        fail(exc.message)
+    note(f"Verified business {summary} ({how}); it issues live stamps from now on.")
+
+
+@business.command("reject")
+@click.argument("business_id", type=int)
+@click.option("--reason", required=True, help="Why: the business sees it")
+def business_reject(business_id: int, reason: str) -> None:
+    """Reject a business's pending verification request, with a reason it sees."""
+    from traceqr.services import identity
+    from traceqr.state import utcnow
+
+    try:
+        with open_state() as state, state.database.session() as session:
+            request = identity.latest_request(session, business_id)
+            if request is None or request.status != identity.PENDING:
+                fail(f"business {business_id} has no pending verification request")
+            identity.reject(
+                session, request.id, identity.Reviewer.operator(_os_user()), reason, utcnow()
+            )
+            session.commit()
+    except TraceQRError as exc:
+        fail(exc.message)
+    note(f"Rejected the verification request of business {business_id}.")
+
+
+@business.command("withdraw")
+@click.argument("business_id", type=int)
+@click.option("--reason", required=True, help="Why (the audit log and certificates keep it)")
+@click.option(
+    "--at",
+    "at_text",
+    default=None,
+    help="From when its stamps are not vouched for: ISO 8601 with offset (default: now)",
+)
+def business_withdraw(business_id: int, reason: str, at_text: str | None) -> None:
+    """Withdraw a business's verification (fraud found): its stamps issued from --at on
+    verify as invalid (verification_withdrawn); earlier ones carry a warning."""
+    from traceqr.services import identity
+    from traceqr.state import utcnow
+
+    now = utcnow()
+    at = parse_time_option("--at", at_text) if at_text else now
+    try:
+        with open_state() as state, state.database.session() as session:
+            identity.withdraw(
+                session,
+                state.keystore,
+                business_id,
+                identity.Reviewer.operator(_os_user()),
+                reason=reason,
+                at=at,
+                now=now,
+            )
+            session.commit()
+    except TraceQRError as exc:
+        fail(exc.message)
+    note(
+        f"Business {business_id}'s verification is withdrawn from {at.isoformat()}: its "
+        "stamps issued from then on verify as invalid (verification_withdrawn)."
+    )
+    note("Web processes apply it within 30 seconds; publish the new key set to offline verifiers.")
+
+
+def parse_time_option(name: str, text: str) -> Any:
+    """An ISO 8601 time with its offset, or exit 2."""
+    from datetime import datetime
+
+    try:
+        at = datetime.fromisoformat(text.strip().replace("Z", "+00:00"))
+    except ValueError:
+        fail(f"{name} {text!r} is not an ISO 8601 time such as 2026-11-20T08:00+07:00", 2)
+    if at.tzinfo is None:
+        fail(f"{name} needs its offset (e.g. +07:00 or Z): a bare time is ambiguous", 2)
+    return at
 
 
 # --- stamps ------------------------------------------------------------------------------------
@@ -198,11 +338,17 @@ def stamps_issue(batch_id: int, count: int, inactive: bool, as_json: bool) -> No
         "last_seq": result.last_seq,
         "kid": result.kid.hex(),
         "active": result.active,
+        "test": result.test,
     }
     if as_json:
         click.echo(json.dumps(answer))
     else:
         note(f"Issued {result.count} stamps, numbers {result.first_seq}-{result.last_seq}.")
+    if result.test:
+        note(
+            "These are TEST stamps (the business is not verified): they never verify as a "
+            "genuine product. See `traceqr business verify`."
+        )
 
 
 @stamps.command("sheet")

@@ -55,8 +55,9 @@ def test_each_change_appends_one_entry_saying_who_what_when(
     log = entries(state)
     actions = [e.action for e in log]
     assert actions == [
-        "api_key.create",
         "business.create",
+        "business.verify",
+        "api_key.create",
         "stamps.issue",
         "stamp.activate",
         "batch.activate",
@@ -66,7 +67,7 @@ def test_each_change_appends_one_entry_saying_who_what_when(
         "key.rotate",
         "official.create",
     ]
-    assert [e.seq for e in log] == list(range(1, 11))
+    assert [e.seq for e in log] == list(range(1, 12))
     by_action = {e.action: e for e in log}
     issue = by_action["stamps.issue"]
     assert issue.actor_kind == "api_key" and issue.actor_id is not None
@@ -80,7 +81,7 @@ def test_each_change_appends_one_entry_saying_who_what_when(
     assert by_action["official.create"].actor_kind == "system"
     with state.database.session() as session:
         report = audit.verify_stored(session)
-    assert report.ok and report.last_seq == 10 and report.last_hash == log[-1].hash
+    assert report.ok and report.last_seq == 11 and report.last_hash == log[-1].hash
 
 
 def test_a_change_that_fails_leaves_no_entry(api: Api, state: AppState) -> None:

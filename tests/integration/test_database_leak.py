@@ -14,6 +14,7 @@ from sqlalchemy import select
 from tests.conftest import Api
 from traceqr.models import Base, SigningKey
 from traceqr.services.businesses import create_business
+from traceqr.services.identity import Reviewer
 from traceqr.state import AppState, utcnow
 
 PASSWORD = "mật khẩu rất riêng 2026"
@@ -47,6 +48,7 @@ def test_a_stolen_database_holds_no_secret(app: Flask) -> None:
             password=PASSWORD,
             now=utcnow(),
             profile={},
+            vouched_by=Reviewer.operator("tests"),
         )
     assert made.api_key is not None
     client = app.test_client()
@@ -114,6 +116,7 @@ def test_the_secrets_are_kept_as_one_way_hashes(app: Flask) -> None:
             password=PASSWORD,
             now=utcnow(),
             profile={},
+            vouched_by=Reviewer.operator("tests"),
         )
         user = session.get(User, made.owner.id)
         key = session.scalar(select(ApiKey).where(ApiKey.business_id == made.business.id))

@@ -27,6 +27,7 @@ from tests.web.portal_client import PortalClient
 from traceqr import create_app
 from traceqr.db import upgrade_schema
 from traceqr.services.businesses import NewBusiness, create_business
+from traceqr.services.identity import Reviewer
 from traceqr.state import AppState
 
 pytestmark = pytest.mark.slow
@@ -70,6 +71,7 @@ def register(state: AppState, name: str, email: str, password: str | None = None
             password=password,
             now=datetime.now(UTC),
             profile={},
+            vouched_by=Reviewer.operator("tests"),
         )
 
 

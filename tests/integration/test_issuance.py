@@ -19,6 +19,7 @@ from traceqr.errors import ValidationError
 from traceqr.models import Batch, Stamp
 from traceqr.services import catalog, issuance
 from traceqr.services.businesses import NewBusiness
+from traceqr.services.identity import Reviewer
 from traceqr.services.issuance import CHUNK_SIZE, issue_stamps
 from traceqr.state import AppState
 
@@ -159,7 +160,12 @@ def test_an_in_memory_sqlite_database_issues_stamps_too(tmp_path: Path) -> None:
     now = datetime.now(UTC)
     with state.database.session() as session:
         business = create_business(
-            session, state.keystore, name="Xưởng", email="x@example.vn", now=now
+            session,
+            state.keystore,
+            name="Xưởng",
+            email="x@example.vn",
+            now=now,
+            vouched_by=Reviewer.operator("tests"),
         ).business
         product = catalog.create_product(session, business.id, {"name": "Bình"}, now)
         batch = catalog.create_batch(session, business.id, product.id, {"lot": "M1"}, now)

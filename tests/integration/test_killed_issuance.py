@@ -25,6 +25,7 @@ from tests.servers import Process, Server, service_env
 from traceqr.db import Database, upgrade_schema
 from traceqr.models import Batch, Job, Stamp
 from traceqr.services.businesses import create_business
+from traceqr.services.identity import Reviewer
 from traceqr.services.job_leases import ORPHANED_MESSAGE
 from traceqr.state import AppState
 
@@ -67,6 +68,7 @@ def setup(make_app: Any, kill_database_url: str) -> tuple[str, int]:
             password=None,
             now=datetime.now(UTC),
             profile={},
+            vouched_by=Reviewer.operator("tests"),
         )
     batch = Api(app.test_client(), owner.api_key).batch()
     return owner.api_key, batch["id"]
@@ -224,7 +226,7 @@ def test_a_background_job_killed_with_its_server_fails_visibly_and_leaves_nothin
         again = start_job(restarted, batch_id, 3000, api_key)
         finished = wait_job_done(restarted, again, api_key)
         assert finished["status"] == "done", finished
-        assert finished["result"] == {"count": 3000, "first_seq": 1, "last_seq": 3000}
+        assert finished["result"] == {"count": 3000, "first_seq": 1, "last_seq": 3000, "test": False}
     finally:
         restarted.stop()
     assert batch_state(probe, batch_id) == (3000, 3000, 3000)
@@ -282,7 +284,7 @@ def test_a_queue_worker_killed_mid_job_leaves_nothing_and_the_job_fails(
         assert worker.popen.wait(timeout=300) == 0, worker.log()
         finished = job_status(server, again, api_key)
         assert finished["status"] == "done", (finished, worker.log())
-        assert finished["result"] == {"count": 3000, "first_seq": 1, "last_seq": 3000}
+        assert finished["result"] == {"count": 3000, "first_seq": 1, "last_seq": 3000, "test": False}
         # The killed job is never taken up again, even if the queue hands it out once more.
         with probe.session() as session:
             killed = session.get(Job, job_id)

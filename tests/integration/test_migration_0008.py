@@ -11,7 +11,8 @@ from pathlib import Path
 
 import pytest
 from alembic import command
-from sqlalchemy import create_engine, insert, make_url, select, text
+from sqlalchemy import column, create_engine, insert, make_url, select, table, text
+from sqlalchemy.sql.expression import TableClause
 
 from tests.conftest import PG_URL
 from traceqr.db import Database, alembic_config
@@ -36,6 +37,13 @@ def blank_url(tmp_path: Path) -> Iterator[str]:
         admin.dispose()
 
 
+def as_of_0007(model: type) -> TableClause:
+    """A model's table without the columns later migrations added (and their defaults)."""
+    later = {"verification_status", "purpose", "withdrawn_at", "withdrawal_reason"}
+    columns = [column(c.name, c.type) for c in model.__table__.columns if c.name not in later]
+    return table(model.__tablename__, *columns)
+
+
 def migrate(database: Database, revision: str) -> None:
     config = alembic_config(database.url)
     with database.engine.begin() as connection:
@@ -51,10 +59,10 @@ def test_old_stamps_get_an_upper_bound_for_their_issue_time(blank_url: str) -> N
         t0 = datetime(2026, 1, 1, tzinfo=UTC)
         with database.engine.begin() as connection:
             connection.execute(
-                insert(Business.__table__).values(id=1, name="B", email="b@x.vn", created_at=t0)
+                insert(as_of_0007(Business)).values(id=1, name="B", email="b@x.vn", created_at=t0)
             )
             connection.execute(
-                insert(SigningKey.__table__).values(
+                insert(as_of_0007(SigningKey)).values(
                     id=1,
                     business_id=1,
                     kid=b"\x01\x02\x03\x04",

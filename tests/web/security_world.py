@@ -40,10 +40,12 @@ from traceqr.models import (
     User,
 )
 from traceqr.services.businesses import create_business
+from traceqr.services.identity import Reviewer
 from traceqr.services.officials import create_official
 from traceqr.state import AppState, utcnow
 
 PASSWORD = "correct horse battery"
+C_TAX_CODE = "0100233583"  # not the tax code the route walk's forms send
 INSPECTOR_PASSWORD = "inspector password 1"
 
 
@@ -116,6 +118,7 @@ def build_world(app: Flask) -> World:
             password=PASSWORD,
             now=utcnow(),
             profile={},
+            vouched_by=Reviewer.operator("tests"),
         )
         made_c = create_business(
             session,
@@ -125,7 +128,13 @@ def build_world(app: Flask) -> World:
             password=None,
             now=utcnow(),
             profile={},
+            vouched_by=Reviewer.operator("tests"),
         )
+        # A verified partner: shipments go to a verified business, by its tax code.
+        made_c.business.tax_code = C_TAX_CODE
+        made_c.business.verification_status = "verified"
+        made_c.business.verified_at = utcnow()
+        made_c.business.verified_by = "test"
         create_official(
             session,
             email=f"thanh.tra.{tag.lower()}@qltt.gov.vn",
@@ -169,7 +178,7 @@ def build_world(app: Flask) -> World:
     facility_name = f"Xưởng riêng A {tag}"
     facility = a_api.post("/facilities", {"name": facility_name, "kind": "factory"})
     assert facility.status_code == 201, facility.get_json()
-    shipment = a_api.post(f"/batches/{batch['id']}/shipments", {"partner": made_c.business.id})
+    shipment = a_api.post(f"/batches/{batch['id']}/shipments", {"partner": C_TAX_CODE})
     assert shipment.status_code == 201, shipment.get_json()
 
     a_portal = PortalClient(app.test_client())

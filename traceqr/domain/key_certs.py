@@ -6,15 +6,26 @@ with a valid certificate from it. The certificate is a compact JWS (RFC 7515, Ed
 member. Its header is ``{"alg": "EdDSA", "kid": <root kid>, "typ": "traceqr-key-cert+jws"}``
 and its payload states the key's facts::
 
-    {"v": 1, "kid": "1a2b3c4d", "x": "<the JWK's x>", "business_id": 7,
-     "business_name": "…", "status": "active" | "retired" | "compromised",
+    {"v": 2, "kid": "1a2b3c4d", "x": "<the JWK's x>", "business_id": 7,
+     "business_name": "…" | null, "status": "active" | "retired" | "compromised",
+     "purpose": "live" | "test",
+     "producer": {"legal_name": "…", "tax_code": "…" | null, "verified_at": "<ISO 8601>",
+                  "verified_by": "…"} | null,
      "valid_from": "<ISO 8601>", "signs_until": "<ISO 8601>" | null,
      "compromised_at": "<ISO 8601>" | null, "compromise_reason": "…" | null,
+     "withdrawn_at": "<ISO 8601>" | null, "withdrawal_reason": "…" | null,
      "certified_at": "<ISO 8601>"}
 
+``producer`` is the identity a reviewer checked; the root states one only for a live key of
+a verified business. A test key (an unverified business's) names no business at all: its
+stamps are test stamps. ``withdrawn_at``: the producer's verification was withdrawn then,
+and stamps the key signed from then on are not vouched for. Version 1 certificates (from
+before identities were verified) are still read: a live key, no verified producer.
+
 A verifier takes these facts from the payload, never from the JWK's unsigned members. A
-key's certificate is issued again whenever its status changes (rotation, compromise), so
-the newest key set says what the operator says now. See docs/keys.md.
+key's certificate is issued again whenever its facts change (rotation, compromise, the
+producer's verification or its withdrawal), so the newest key set says what the operator
+says now. See docs/keys.md.
 """
 
 from __future__ import annotations
@@ -28,18 +39,23 @@ from dataclasses import dataclass
 from typing import Any
 
 from traceqr.domain.keys import (
+    KEY_PURPOSES,
     KEY_STATUSES,
+    PURPOSE_LIVE,
+    PURPOSE_TEST,
     KeyFormatError,
     KeyRing,
     PublicKey,
     StampSigner,
     kid_text,
     parse_kid_text,
+    producer_facts,
     verify_signature,
 )
 
 CERT_TYPE = "traceqr-key-cert+jws"
-CERT_VERSION = 1
+CERT_VERSION = 2
+READABLE_CERT_VERSIONS = (1, 2)
 ROOT_ROLE = "root"
 CERT_MEMBER = "traceqr_cert"
 ROOT_MEMBER = "traceqr_root"  # the JWKS carries its root too: convenient, never a pin
@@ -131,17 +147,22 @@ def root_matches_pin(root: PublicKey, pin: str) -> bool:
 def certificate_claims(
     key: PublicKey, *, certified_at: str, signs_until: str | None
 ) -> dict[str, Any]:
+    test = key.purpose == PURPOSE_TEST
     return {
         "v": CERT_VERSION,
         "kid": kid_text(key.kid),
         "x": b64url(key.key),
         "business_id": key.business_id,
-        "business_name": key.business_name,
+        "business_name": None if test else key.business_name,
         "status": key.status,
+        "purpose": key.purpose,
+        "producer": None if test or key.producer is None else dict(key.producer),
         "valid_from": key.created_at,
         "signs_until": signs_until,
         "compromised_at": key.compromised_at,
         "compromise_reason": key.compromise_reason,
+        "withdrawn_at": key.withdrawn_at,
+        "withdrawal_reason": key.withdrawal_reason,
         "certified_at": certified_at,
     }
 
@@ -202,13 +223,18 @@ def check_certificate(jwk: Any, roots: Sequence[PublicKey]) -> CertifiedKey:
         raise CertificateError(
             f"key {kid_text(key.kid)}: its certificate is not signed by the trusted root"
         )
-    if claims.get("v") != CERT_VERSION:
+    version = claims.get("v")
+    if version not in READABLE_CERT_VERSIONS or isinstance(version, bool):
         raise CertificateError(f"key {kid_text(key.kid)}: unknown certificate version")
     if claims.get("kid") != kid_text(key.kid) or claims.get("x") != b64url(key.key):
         raise CertificateError(f"key {kid_text(key.kid)}: the certificate is for another key")
     status = claims.get("status")
     if status not in KEY_STATUSES:
         raise CertificateError(f"key {kid_text(key.kid)}: the certificate's status is unknown")
+    # Version 1 knew only live keys; from version 2 the purpose must be stated and known.
+    purpose = claims.get("purpose", PURPOSE_LIVE) if version == 1 else claims.get("purpose")
+    if purpose not in KEY_PURPOSES:
+        raise CertificateError(f"key {kid_text(key.kid)}: the certificate's purpose is unknown")
 
     def text(name: str) -> str | None:
         value = claims.get(name)
@@ -224,6 +250,10 @@ def check_certificate(jwk: Any, roots: Sequence[PublicKey]) -> CertifiedKey:
         created_at=text("valid_from"),
         compromised_at=text("compromised_at"),
         compromise_reason=text("compromise_reason"),
+        purpose=str(purpose),
+        producer=None if purpose == PURPOSE_TEST else producer_facts(claims.get("producer")),
+        withdrawn_at=text("withdrawn_at"),
+        withdrawal_reason=text("withdrawal_reason"),
     )
     return CertifiedKey(certified, root.kid, claims)
 

@@ -34,6 +34,10 @@ KEY_RETIRED = "retired"  # verify-only: its stamps stay good
 KEY_COMPROMISED = "compromised"  # stamps it signed from compromised_at on are invalid
 KEY_STATUSES = (KEY_ACTIVE, KEY_RETIRED, KEY_COMPROMISED)
 
+PURPOSE_LIVE = "live"  # signs stamps for goods: only a verified business has one that signs
+PURPOSE_TEST = "test"  # signs test stamps ("TEM THỬ"), never a genuine product's
+KEY_PURPOSES = (PURPOSE_LIVE, PURPOSE_TEST)
+
 
 class KeyFormatError(ValueError):
     """A key, kid or JWK document is malformed."""
@@ -140,6 +144,16 @@ class PublicKey:
     extra: Mapping[str, Any] = field(default_factory=dict)
     compromised_at: str | None = None  # ISO 8601: signatures from then on are not trusted
     compromise_reason: str | None = None
+    purpose: str = PURPOSE_LIVE  # test keys sign test stamps only
+    # The producer's identity as a reviewer checked it (legal_name, tax_code, verified_at,
+    # verified_by), or None: a key of a business nobody verified.
+    producer: Mapping[str, Any] | None = None
+    withdrawn_at: str | None = None  # ISO 8601: the producer's verification withdrawn then
+    withdrawal_reason: str | None = None
+
+    @property
+    def is_test(self) -> bool:
+        return self.purpose == PURPOSE_TEST
 
     def verifies(self, stamp: StampCode) -> bool:
         return stamp.kid == self.kid and verify_signature(
@@ -166,6 +180,14 @@ class PublicKey:
             jwk["traceqr_compromised_at"] = self.compromised_at
         if self.compromise_reason is not None:
             jwk["traceqr_compromise_reason"] = self.compromise_reason
+        if self.purpose != PURPOSE_LIVE:
+            jwk["traceqr_purpose"] = self.purpose
+        if self.producer is not None:
+            jwk["traceqr_producer"] = dict(self.producer)
+        if self.withdrawn_at is not None:
+            jwk["traceqr_withdrawn_at"] = self.withdrawn_at
+        if self.withdrawal_reason is not None:
+            jwk["traceqr_withdrawal_reason"] = self.withdrawal_reason
         jwk.update(self.extra)
         return jwk
 
@@ -186,6 +208,7 @@ class PublicKey:
         business_id = jwk.get("traceqr_business_id")
         business_name = jwk.get("traceqr_business_name")
         status = jwk.get("traceqr_status", KEY_ACTIVE)
+        purpose = jwk.get("traceqr_purpose", PURPOSE_LIVE)
         return cls(
             kid=parse_kid_text(kid),
             key=key,
@@ -195,6 +218,10 @@ class PublicKey:
             created_at=_text_or_none(jwk.get("traceqr_created_at")),
             compromised_at=_text_or_none(jwk.get("traceqr_compromised_at")),
             compromise_reason=_text_or_none(jwk.get("traceqr_compromise_reason")),
+            purpose=purpose if purpose in KEY_PURPOSES else PURPOSE_LIVE,
+            producer=producer_facts(jwk.get("traceqr_producer")),
+            withdrawn_at=_text_or_none(jwk.get("traceqr_withdrawn_at")),
+            withdrawal_reason=_text_or_none(jwk.get("traceqr_withdrawal_reason")),
         )
 
 
@@ -248,6 +275,20 @@ class KeyRing:
                 continue
             ring.add(PublicKey.from_jwk(jwk))
         return ring
+
+
+PRODUCER_FIELDS = ("legal_name", "tax_code", "verified_at", "verified_by")
+
+
+def producer_facts(value: Any) -> dict[str, str] | None:
+    """A producer's verified identity from a JWK or certificate member, or None when it is
+    missing or damaged (a damaged identity is no identity)."""
+    if not isinstance(value, dict):
+        return None
+    facts = {name: value.get(name) for name in PRODUCER_FIELDS}
+    if not isinstance(facts["legal_name"], str) or not facts["legal_name"]:
+        return None
+    return {name: text for name, text in facts.items() if isinstance(text, str)}
 
 
 def _text_or_none(value: Any) -> str | None:

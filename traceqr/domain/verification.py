@@ -60,6 +60,12 @@ class Reason(StrEnum):
     SCANNED_AFTER_CLAIM = "scanned_after_claim"
     FLAGGED = "flagged_by_inspector"
     EXPIRED = "expired"  # a warning: the status stays what the other rules say
+    TEST_STAMP = "test_stamp"  # signed by a test key: never a genuine product's stamp
+    # Signed at or after the time its producer's verification was withdrawn (fraud found).
+    VERIFICATION_WITHDRAWN = "verification_withdrawn"
+    # A warning: signed before the withdrawal, so still the stamp it was, but its producer
+    # is no longer vouched for.
+    PRODUCER_WITHDRAWN = "producer_withdrawn"
 
 
 @dataclass(frozen=True, slots=True)
@@ -109,6 +115,8 @@ class ScanFacts:
     client: bytes | None = None
     is_check: bool = True  # False: a look at the record that is not itself a check
     key_compromised_at: datetime | None = None  # the signing key's declared compromise
+    key_is_test: bool = False  # the signing key signs test stamps only
+    key_withdrawn_at: datetime | None = None  # its producer's verification withdrawn then
 
     def timeline(self) -> list[PastScan]:
         """This check (if it is one) and the earlier ones, newest first."""
@@ -172,6 +180,33 @@ def rule_key_not_compromised(facts: ScanFacts, policy: Policy) -> Finding | None
         or record.issued_at >= compromised_at
     ):
         return Finding(Status.INVALID, Reason.KEY_COMPROMISED)
+    return None
+
+
+def rule_producer_still_verified(facts: ScanFacts, policy: Policy) -> Finding | None:
+    """A producer whose verification was withdrawn at T (fraud found later) is vouched
+    for only on stamps the registry shows signed before T, like a key compromised at T;
+    those earlier stamps carry a warning. Later stamps, stamps of unknown issue time and
+    signatures with no record are not vouched for."""
+    withdrawn_at = facts.key_withdrawn_at
+    if withdrawn_at is None or not facts.signature_valid:
+        return None
+    record = facts.record
+    if (
+        record is None
+        or not record.kid_matches
+        or record.issued_at is None
+        or record.issued_at >= withdrawn_at
+    ):
+        return Finding(Status.INVALID, Reason.VERIFICATION_WITHDRAWN)
+    return Finding(Status.GENUINE, Reason.PRODUCER_WITHDRAWN)
+
+
+def rule_live_stamp(facts: ScanFacts, policy: Policy) -> Finding | None:
+    """A test key's stamps (an unverified business's) are never a product's: they are
+    reported like a stamp not activated for sale, with their own reason."""
+    if facts.key_is_test and facts.signature_valid:
+        return Finding(Status.INACTIVE, Reason.TEST_STAMP)
     return None
 
 
@@ -270,6 +305,8 @@ RECORD_RULES: tuple[Rule, ...] = (
     rule_well_formed,
     rule_signed_by_known_key,
     rule_key_not_compromised,
+    rule_producer_still_verified,
+    rule_live_stamp,
     rule_registered,
     rule_not_revoked,
     rule_not_recalled,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import secrets
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -17,6 +18,8 @@ from stdnum.vn import mst
 from traceqr.domain.keys import (
     KEY_ACTIVE,
     KEY_RETIRED,
+    PURPOSE_LIVE,
+    PURPOSE_TEST,
     generate_seed,
     new_kid,
     public_key_from_seed,
@@ -25,7 +28,7 @@ from traceqr.domain.provinces import province
 from traceqr.errors import N_, Conflict, NotFound, ValidationError
 from traceqr.keystore import KeyStore
 from traceqr.models import ApiKey, Business, SigningKey, User
-from traceqr.services import audit
+from traceqr.services import audit, identity
 from traceqr.services.key_lifecycle import certify_key
 from traceqr.services.validation import clean_email, clean_text, required_text
 
@@ -81,8 +84,13 @@ def create_business(
     password: str | None = None,
     profile: dict[str, object] | None = None,
     with_api_key: bool = True,
+    vouched_by: identity.Reviewer | None = None,
+    gs1_prefixes: Sequence[str] = (),
 ) -> NewBusiness:
-    """A business, its owner account, its first signing key and (by default) an API key."""
+    """A business, its owner account, its first signing key and (by default) an API key.
+
+    With ``vouched_by`` (the operator) it is created verified, with a live key; otherwise
+    (a sign-up) it starts unverified, with a test key (docs/identity.md)."""
     clean_name = required_text(name, "name", max_length=200)
     clean_owner_email = clean_email(email)
     if password is not None:
@@ -91,7 +99,12 @@ def create_business(
         raise Conflict(
             N_("an account with %(email)s already exists"), field="email", email=clean_owner_email
         )
-    business = Business(name=clean_name, email=clean_owner_email, created_at=now)
+    business = Business(
+        name=clean_name,
+        email=clean_owner_email,
+        verification_status=identity.UNVERIFIED,
+        created_at=now,
+    )
     apply_profile(business, profile or {})
     session.add(business)
     session.flush()
@@ -103,16 +116,35 @@ def create_business(
         created_at=now,
     )
     session.add(owner)
-    signing_key = create_signing_key(session, keystore, business.id, now)
-    api_key = create_api_key(session, business.id, "default", now)[1] if with_api_key else None
     session.flush()
     audit.record(
         session,
         "business.create",
         f"business:{business.id}",
-        {"owner_user_id": owner.id, "kid": signing_key.kid.hex()},
+        {"owner_user_id": owner.id, "vouched_by": vouched_by.body if vouched_by else None},
         now=now,
     )
+    if vouched_by is not None:
+        identity.vouch_for(
+            session, keystore, business.id, vouched_by, now, gs1_prefixes=gs1_prefixes
+        )
+        signing_key = active_signing_key(session, business.id, PURPOSE_LIVE)
+    else:
+        if gs1_prefixes:
+            raise ValidationError(
+                N_("GS1 company prefixes are recorded when a business is verified"),
+                field="gs1_prefixes",
+            )
+        signing_key = create_signing_key(session, keystore, business.id, now, purpose=PURPOSE_TEST)
+        audit.record(
+            session,
+            "key.create",
+            f"business:{business.id}",
+            {"kid": signing_key.kid.hex(), "purpose": PURPOSE_TEST},
+            now=now,
+        )
+    api_key = create_api_key(session, business.id, "default", now)[1] if with_api_key else None
+    session.flush()
     return NewBusiness(business, owner, signing_key, api_key)
 
 
@@ -144,6 +176,14 @@ def clean_tax_code(value: object) -> str | None:
 
 
 def apply_profile(business: Business, profile: dict[str, object]) -> None:
+    """Change the profile. A verified identity is frozen: changing it takes a new request."""
+    cleaned = dict(profile)
+    if "tax_code" in cleaned:
+        cleaned["tax_code"] = clean_tax_code(cleaned["tax_code"])
+    for field in ("name", *PROFILE_FIELDS):
+        if field in cleaned and isinstance(cleaned[field], str):
+            cleaned[field] = cleaned[field].strip() or None  # type: ignore[union-attr]
+    identity.check_profile_change(business, cleaned)
     for field, value in profile.items():
         if field == "province_code":
             if value in (None, ""):
@@ -173,10 +213,15 @@ def get_business(session: Session, business_id: int) -> Business:
 
 
 def create_signing_key(
-    session: Session, keystore: KeyStore, business_id: int, now: datetime
+    session: Session,
+    keystore: KeyStore,
+    business_id: int,
+    now: datetime,
+    *,
+    purpose: str = PURPOSE_LIVE,
 ) -> SigningKey:
     """A new active key, certified by the root; the private half goes to the key store,
-    never the database."""
+    never the database. ``purpose``: live (a verified business's) or test."""
     while True:
         kid = new_kid()
         if session.scalar(select(SigningKey.id).where(SigningKey.kid == kid)) is None:
@@ -188,6 +233,7 @@ def create_signing_key(
         kid=kid,
         public_key=public_key_from_seed(seed),
         status=KEY_ACTIVE,
+        purpose=purpose,
         created_at=now,
     )
     session.add(key)
@@ -196,14 +242,42 @@ def create_signing_key(
     return key
 
 
-def active_signing_key(session: Session, business_id: int) -> SigningKey:
+def active_signing_key(session: Session, business_id: int, purpose: str) -> SigningKey:
     key = session.scalar(
         select(SigningKey)
-        .where(SigningKey.business_id == business_id, SigningKey.status == KEY_ACTIVE)
+        .where(
+            SigningKey.business_id == business_id,
+            SigningKey.status == KEY_ACTIVE,
+            SigningKey.purpose == purpose,
+        )
         .order_by(SigningKey.id.desc())
+        .limit(1)
     )
     if key is None:
         raise NotFound(N_("this business has no active signing key; run `traceqr init`"))
+    return key
+
+
+def issuing_key(
+    session: Session, keystore: KeyStore, business_id: int, now: datetime
+) -> SigningKey:
+    """The key the business's new stamps are signed with: its live key when it is
+    verified, else its test key (made now if it has none: a business from before 0009)."""
+    business = get_business(session, business_id)
+    purpose = identity.key_purpose_for(business)
+    try:
+        return active_signing_key(session, business_id, purpose)
+    except NotFound:
+        if purpose != PURPOSE_TEST:
+            raise
+    key = create_signing_key(session, keystore, business_id, now, purpose=PURPOSE_TEST)
+    audit.record(
+        session,
+        "key.create",
+        f"business:{business_id}",
+        {"kid": key.kid.hex(), "purpose": PURPOSE_TEST},
+        now=now,
+    )
     return key
 
 
@@ -211,7 +285,7 @@ def rotate_signing_key(
     session: Session, keystore: KeyStore, business_id: int, now: datetime
 ) -> tuple[SigningKey, list[SigningKey]]:
     """Give the business a new key; its old keys become verify-only and stay published."""
-    get_business(session, business_id)
+    business = get_business(session, business_id)
     retired = list(
         session.scalars(
             select(SigningKey).where(
@@ -224,7 +298,9 @@ def rotate_signing_key(
         key.retired_at = now
         certify_key(session, keystore, key, now)  # its certificate now says retired
     session.flush()
-    new_key = create_signing_key(session, keystore, business_id, now)
+    new_key = create_signing_key(
+        session, keystore, business_id, now, purpose=identity.key_purpose_for(business)
+    )
     audit.record(
         session,
         "key.rotate",
@@ -236,20 +312,29 @@ def rotate_signing_key(
 
 
 def ensure_signing_keys(session: Session, keystore: KeyStore, now: datetime) -> int:
-    """Give every business without an active key one. Returns how many were created."""
-    missing = session.scalars(
-        select(Business.id).where(
-            ~select(SigningKey.id)
-            .where(SigningKey.business_id == Business.id, SigningKey.status == KEY_ACTIVE)
-            .exists()
+    """Give every business without an active key of the kind it signs with (live when
+    verified, test otherwise) one. Returns how many were created."""
+    created = 0
+    for business in session.scalars(select(Business).order_by(Business.id)).all():
+        purpose = identity.key_purpose_for(business)
+        has_key = session.scalar(
+            select(SigningKey.id).where(
+                SigningKey.business_id == business.id,
+                SigningKey.status == KEY_ACTIVE,
+                SigningKey.purpose == purpose,
+            )
         )
-    ).all()
-    for business_id in missing:
-        key = create_signing_key(session, keystore, business_id, now)
-        audit.record(
-            session, "key.create", f"business:{business_id}", {"kid": key.kid.hex()}, now=now
-        )
-    return len(missing)
+        if has_key is None:
+            key = create_signing_key(session, keystore, business.id, now, purpose=purpose)
+            audit.record(
+                session,
+                "key.create",
+                f"business:{business.id}",
+                {"kid": key.kid.hex(), "purpose": purpose},
+                now=now,
+            )
+            created += 1
+    return created
 
 
 # --- API keys ----------------------------------------------------------------------------

@@ -12,6 +12,7 @@ from sqlalchemy.orm import Session
 from traceqr.domain.readiness import ReadinessFacts
 from traceqr.errors import N_, Conflict, NotFound, ValidationError
 from traceqr.models import Batch, Business, Certification, Product, ProductImage
+from traceqr.services import identity
 from traceqr.services.uploads import StoredImage
 from traceqr.services.validation import (
     clean_date,
@@ -82,6 +83,7 @@ def create_product(
         raise Conflict(
             N_("a product with GTIN %(gtin)s already exists"), field="gtin", gtin=product.gtin
         )
+    identity.check_gtin(session, business_id, product.gtin, now)
     session.add(product)
     session.flush()
     return product
@@ -189,7 +191,11 @@ def update_product(
             raise Conflict(
                 N_("a product with GTIN %(gtin)s already exists"), field="gtin", gtin=gtin
             )
-        product.gtin = gtin
+        if gtin != product.gtin:
+            identity.check_gtin(session, business_id, gtin, now)
+            old_gtin, product.gtin = product.gtin, gtin
+            session.flush()
+            identity.release_gtin(session, business_id, old_gtin)
     for field, (max_length, multiline) in PRODUCT_TEXT_FIELDS.items():
         if field in data:
             setattr(

@@ -23,7 +23,11 @@ from traceqr.keystore import KeyStore
 from traceqr.models import Batch, User
 from traceqr.services import catalog, issuance, stamps
 from traceqr.services.businesses import create_business
+from traceqr.services.identity import Reviewer
 from traceqr.services.verification import ClientFacts, VerificationService
+
+# The demo's businesses are vouched for as a Department would after checking their papers.
+DEMO_REVIEWER = Reviewer.operator("demo", "Sở Công Thương Thành phố Hà Nội")
 
 CREDENTIALS_FILE = "demo-credentials.json"
 DEMO_PASSWORD = "demo-password-2026"  # noqa: S105 - published on purpose: demo only
@@ -200,6 +204,7 @@ def load_demo_chain(session: Session, keystore: KeyStore, public_url: str, now: 
             password=DEMO_PASSWORD,
             now=now,
             profile=spec["profile"],
+            vouched_by=DEMO_REVIEWER,
         )
         return created.business.id
 
@@ -396,6 +401,7 @@ def load_demo(
             password=DEMO_PASSWORD,
             now=now,
             profile=spec.profile,
+            vouched_by=DEMO_REVIEWER,
         )
         business_id = created.business.id
         for product_spec in spec.products:

@@ -23,8 +23,12 @@ from traceqr.models import Batch, Business, Official, SigningKey
 from traceqr.services import catalog, inspection, issuance, shoppers, stamps
 from traceqr.services.businesses import create_business
 from traceqr.services.clusters import import_register, link_businesses
+from traceqr.services.identity import Reviewer
 from traceqr.services.officials import create_official
 from traceqr.services.verification import ClientFacts, VerificationService
+
+# The demo's businesses are vouched for as a Department would after checking their papers.
+DEMO_REVIEWER = Reviewer.operator("demo", "Sở Công Thương Thành phố Hà Nội")
 
 REGISTER_FILE = "hanoi-clusters-demo.csv"
 AUTHORITY_EMAIL = "sct@hanoi.demo.traceqr.vn"
@@ -159,6 +163,7 @@ def load_demo_clusters(session: Session, keystore: KeyStore, now: datetime) -> s
             email=spec.email,
             now=made,
             with_api_key=False,
+            vouched_by=DEMO_REVIEWER,
             profile={
                 "address_commune": spec.commune,
                 "province_code": "ha-noi",

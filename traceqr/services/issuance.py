@@ -30,7 +30,7 @@ from traceqr.errors import N_, Conflict, TraceQRError
 from traceqr.keystore import KeyStore
 from traceqr.models import Batch, Product
 from traceqr.services import audit
-from traceqr.services.businesses import active_signing_key
+from traceqr.services.businesses import issuing_key
 from traceqr.services.validation import clean_positive_int
 
 CHUNK_SIZE = 5000
@@ -65,6 +65,7 @@ class IssueResult:
     last_seq: int
     kid: bytes
     active: bool
+    test: bool = False  # signed by a test key: the business is not verified
 
 
 def issue_stamps(
@@ -87,7 +88,7 @@ def issue_stamps(
     pin_hash = pins.stored_hash if (batch.with_pin and pins is not None) else _no_pin
     if batch.recalled_at is not None:
         raise Conflict(N_("batch %(id)s is recalled: it gets no new stamps"), id=batch.id)
-    key = active_signing_key(session, batch.business_id)
+    key = issuing_key(session, keystore, batch.business_id, now)
     signer = keystore.load_signer(key.kid, key.public_key)
     signed_item = _signed_item(session, batch)
     connection = session.connection()
@@ -179,10 +180,13 @@ def issue_stamps(
             "last_seq": new_total,
             "kid": key.kid.hex(),
             "active": active,
+            "test": key.purpose == "test",
         },
         now=now,
     )
-    return IssueResult(batch.id, count, first_seq, new_total, key.kid, active)
+    return IssueResult(
+        batch.id, count, first_seq, new_total, key.kid, active, test=key.purpose == "test"
+    )
 
 
 def wait_for_writer(pending: Future[Any]) -> None:

@@ -188,7 +188,12 @@ def run_issue_job(
             progress=progress,
             pins=pins,
         )
-        return {"count": result.count, "first_seq": result.first_seq, "last_seq": result.last_seq}
+        return {
+            "count": result.count,
+            "first_seq": result.first_seq,
+            "last_seq": result.last_seq,
+            "test": result.test,
+        }
 
     _run_job_row(
         database,

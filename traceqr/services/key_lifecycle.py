@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -15,6 +16,7 @@ from traceqr.domain.key_certs import certify, root_jwk, thumbprint
 from traceqr.domain.keys import (
     KEY_ACTIVE,
     KEY_COMPROMISED,
+    PURPOSE_TEST,
     KeyFormatError,
     PublicKey,
     StampSigner,
@@ -68,16 +70,48 @@ def _iso(value: datetime | None) -> str | None:
     return value.isoformat() if value is not None else None
 
 
-def public_view(key: SigningKey, business_name: str | None = None) -> PublicKey:
+def producer_identity(business: Business) -> dict[str, str] | None:
+    """The identity a reviewer checked, as certificates state it; None if never verified."""
+    if business.verified_at is None or business.verification_status == "unverified":
+        return None
+    identity = {
+        "legal_name": business.legal_name or business.name,
+        "verified_at": business.verified_at.isoformat(),
+        "verified_by": business.verified_by or "",
+    }
+    if business.tax_code:
+        identity["tax_code"] = business.tax_code
+    return identity
+
+
+def public_view(
+    key: SigningKey, business: Business | None = None, extra: dict[str, Any] | None = None
+) -> PublicKey:
+    """What the registry says of ``key``: its certificate's facts and the JWKS entry's."""
+    test = key.purpose == PURPOSE_TEST
+    producer = None if test or business is None else producer_identity(business)
+    # A live key vouches for the checked identity while the business is verified; after a
+    # withdrawal only the keys it then had keep naming it, with the time.
+    if (
+        business is not None
+        and business.verification_status != "verified"
+        and key.withdrawn_at is None
+    ):
+        producer = None
     return PublicKey(
         kid=key.kid,
         key=key.public_key,
         business_id=key.business_id,
-        business_name=business_name,
+        business_name=None if test or business is None else business.name,
         status=key.status,
         created_at=_iso(key.created_at),
         compromised_at=_iso(key.compromised_at),
         compromise_reason=key.compromise_reason,
+        purpose=key.purpose,
+        producer=producer,
+        withdrawn_at=_iso(key.withdrawn_at),
+        withdrawal_reason=key.withdrawal_reason,
+        extra=extra or {},
     )
 
 
@@ -92,7 +126,7 @@ def certify_key(
     signer = signer or root_signer(session, keystore, now)
     business = session.get(Business, key.business_id)
     key.certificate = certify(
-        public_view(key, business.name if business else None),
+        public_view(key, business),
         signer,
         certified_at=now.isoformat(),
         signs_until=_iso(key.retired_at),
@@ -103,8 +137,9 @@ def certify_key(
 def recertify_business(
     session: Session, keystore: KeyStore, business_id: int, now: datetime
 ) -> int:
-    """Certify a business's keys again (after its name changed)."""
-    keys = business_keys(session, business_id)
+    """Certify a business's keys again (after its name or its verification changed). A
+    key withdrawn with an earlier verification keeps the certificate it got then."""
+    keys = [key for key in business_keys(session, business_id) if key.withdrawn_at is None]
     signer = root_signer(session, keystore, now) if keys else None
     for key in keys:
         certify_key(session, keystore, key, now, signer)
@@ -189,7 +224,9 @@ def compromise_key(
     signer = root_signer(session, keystore, now)
     certify_key(session, keystore, key, now, signer)
     replacement = (
-        create_signing_key(session, keystore, key.business_id, now) if was_active else None
+        create_signing_key(session, keystore, key.business_id, now, purpose=key.purpose)
+        if was_active
+        else None
     )
     session.flush()
     audit.record(

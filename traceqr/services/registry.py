@@ -10,7 +10,7 @@ from sqlalchemy.orm import Session
 from traceqr.domain.key_certs import CERT_MEMBER, ROOT_MEMBER
 from traceqr.domain.keys import KeyRing, PublicKey
 from traceqr.models import Business, ServiceKey, SigningKey
-from traceqr.services.key_lifecycle import root_document
+from traceqr.services.key_lifecycle import public_view, root_document
 from traceqr.services.service_keys import ROOT
 
 
@@ -22,23 +22,13 @@ def public_key_ring(session: Session) -> KeyRing:
     the root itself is not among the keys (see :func:`jwks_document`).
     """
     rows = session.execute(
-        select(SigningKey, Business.name)
+        select(SigningKey, Business)
         .join(Business, Business.id == SigningKey.business_id)
         .order_by(SigningKey.id)
     ).all()
     ring = KeyRing(
-        PublicKey(
-            kid=key.kid,
-            key=key.public_key,
-            business_id=key.business_id,
-            business_name=name,
-            status=key.status,
-            created_at=key.created_at.isoformat(),
-            compromised_at=key.compromised_at.isoformat() if key.compromised_at else None,
-            compromise_reason=key.compromise_reason,
-            extra={CERT_MEMBER: key.certificate} if key.certificate else {},
-        )
-        for key, name in rows
+        public_view(key, business, {CERT_MEMBER: key.certificate} if key.certificate else {})
+        for key, business in rows
     )
     for service_key in session.scalars(
         select(ServiceKey).where(ServiceKey.purpose != ROOT).order_by(ServiceKey.id)

@@ -66,6 +66,9 @@ BATCH_VIEW_FIELDS = (
     ("o.name", "business_name"),
     ("o.legal_name", "legal_name"),
     ("o.tax_code", "tax_code"),
+    ("o.verification_status", "verification_status"),
+    ("o.verified_at", "verified_at"),
+    ("o.verified_by", "verified_by"),
     ("o.address_street", "address_street"),
     ("o.address_commune", "address_commune"),
     ("o.province_code", "province_code"),
@@ -81,7 +84,7 @@ BATCH_VIEW_FIELDS = (
     # stamp page without one does not open a second connection to find that out.
     ("EXISTS (SELECT 1 FROM trace_events t WHERE t.batch_id = b.id)", "has_journey"),
 )
-_BATCH_TIMES = ("recalled_at", "batch_flagged_at")
+_BATCH_TIMES = ("recalled_at", "batch_flagged_at", "verified_at")
 _BATCH_DATES = ("production_date", "expiry_date")
 RECENT_SCANS = 20
 SCAN_COLUMNS = (

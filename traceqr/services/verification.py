@@ -91,6 +91,8 @@ _KEYS_BY_KID = (
         _keys.c.status,
         _keys.c.created_at,
         _keys.c.compromised_at,
+        _keys.c.purpose,
+        _keys.c.withdrawn_at,
         _businesses.c.id.label("business_id"),
         _businesses.c.name.label("business_name"),
     )
@@ -113,6 +115,11 @@ class KnownKey:
     db_id: int
     public: PublicKey
     compromised_at: datetime | None = None
+    withdrawn_at: datetime | None = None  # its producer's verification withdrawn then
+
+    @property
+    def is_test(self) -> bool:
+        return self.public.is_test
 
 
 # How long a process trusts what it read about a key. A key declared compromised (by the
@@ -160,6 +167,31 @@ class Verification:
         return self.verdict.status
 
     @property
+    def is_test(self) -> bool:
+        """A test stamp: signed by an unverified business's test key."""
+        return self.key is not None and self.key.is_test and self.verdict.signature_valid
+
+    @property
+    def verified_producer(self) -> dict[str, Any] | None:
+        """The producer's identity as a reviewer checked it, when this stamp is vouched for
+        by it: a live key of a business verified now, its verification not withdrawn."""
+        origin = self.origin
+        if (
+            not origin
+            or self.is_test
+            or self.key is None
+            or self.key.withdrawn_at is not None
+            or origin.get("verification_status") != "verified"
+        ):
+            return None
+        return {
+            "legal_name": origin["legal_name"] or origin["business_name"],
+            "tax_code": origin["tax_code"],
+            "verified_at": origin["verified_at"],
+            "verified_by": origin["verified_by"],
+        }
+
+    @property
     def expiry_date(self) -> date | None:
         return self.origin.get("expiry_date")
 
@@ -203,8 +235,10 @@ class VerificationService:
                     business_id=row.business_id,
                     business_name=row.business_name,
                     status=row.status,
+                    purpose=row.purpose,
                 ),
                 compromised_at=_aware(row.compromised_at),
+                withdrawn_at=_aware(row.withdrawn_at),
             )
             for row in rows
         ]
@@ -311,6 +345,8 @@ class VerificationService:
                 key_known=True,
                 signature_valid=True,
                 key_compromised_at=key.compromised_at,
+                key_is_test=key.is_test,
+                key_withdrawn_at=key.withdrawn_at,
             )
             return Verification(
                 evaluate(facts, self.policy), now, stamp=stamp, key=key, entered_as_short_code=short
@@ -347,6 +383,8 @@ class VerificationService:
             client=client_hash,
             is_check=count,
             key_compromised_at=key.compromised_at,
+            key_is_test=key.is_test,
+            key_withdrawn_at=key.withdrawn_at,
         )
         verdict = evaluate(facts, business_policy(origin, self.policy), self.rules)
         return Verification(

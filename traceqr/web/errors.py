@@ -10,6 +10,8 @@ from sqlalchemy.exc import DataError, OperationalError
 from werkzeug.exceptions import HTTPException
 
 from traceqr.errors import TraceQRError
+from traceqr.services.identity import IdentityConflict, keep_alert
+from traceqr.web.context import db_session, now
 from traceqr.web.i18n import gettext as _
 
 log = logging.getLogger(__name__)
@@ -42,6 +44,8 @@ def _page_error(status: int, title: str, message: str) -> tuple[str, int]:
 
 
 def handle_traceqr_error(error: TraceQRError) -> Response | tuple[str, int]:
+    if isinstance(error, IdentityConflict):  # refused, and left for the reviewers
+        keep_alert(db_session(), error, now())
     if error.http_status >= 500:
         log.error("service error: %s", error, exc_info=error)
     if wants_json():

@@ -12,6 +12,8 @@ from flask_wtf import FlaskForm
 
 from traceqr.errors import Conflict, TraceQRError, ValidationError
 from traceqr.models import Official, User
+from traceqr.services.identity import keep_alert
+from traceqr.web.context import db_session, now
 from traceqr.web.i18n import gettext
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -97,7 +99,9 @@ def translated(error: TraceQRError) -> str:
 def show_error(
     form: FlaskForm | None, error: TraceQRError, aliases: dict[str, str] | None = None
 ) -> None:
-    """Put a service error next to its field, or at the top of the page."""
+    """Put a service error next to its field, or at the top of the page. A claim on
+    another business's identity is also left as an alert for the reviewers."""
+    keep_alert(db_session(), error, now())
     field_name = (aliases or {}).get(error.field or "", error.field)
     if form is not None and field_name and field_name in form:
         form[field_name].errors = [*list(form[field_name].errors), translated(error)]
