@@ -488,16 +488,9 @@ def verify(
     With --keys, a key counts only with a certificate from the operator's root key (docs/
     keys.md); a key reported compromised makes the answer not valid, as offline nobody can
     tell whether the stamp was signed before the compromise."""
-    from traceqr.cli_lifecycle import compromise_verdict, offline_keys, registered_issue_time
-    from traceqr.domain.digital_link import parse_digital_link
+    from traceqr.cli_lifecycle import offline_keys, registered_issue_time
     from traceqr.domain.keys import KeyFormatError
-    from traceqr.domain.stamp_format import (
-        FORMAT_V2,
-        StampFormatError,
-        parse_scanned_text,
-        serial_text,
-        short_code,
-    )
+    from traceqr.domain.offline_verification import producer_line, verify_offline
 
     if keys_file is not None:
         try:
@@ -511,62 +504,22 @@ def verify(
         ring, rejected = checked.ring, checked.rejected
         for line in checked.notes:
             note(line)
+        issue_time = None  # offline: a stamp carries no issue time
     else:
         rejected = {}
         from traceqr.services.registry import public_key_ring
 
         with open_state() as state, state.database.session() as session:
             ring = public_key_ring(session)
+        issue_time = registered_issue_time
 
-    result: dict[str, Any] = {"valid": False, "text": text.strip()[:300]}
-    try:
-        stamp = parse_scanned_text(text, None)
-    except StampFormatError as exc:
-        result["reason"] = exc.reason
-        result["message"] = str(exc)
-    else:
-        result.update(
-            serial=serial_text(stamp.serial),
-            short_code=short_code(stamp.serial),
-            kid=stamp.kid.hex(),
-            format_version=stamp.version,
-        )
-        if stamp.version == FORMAT_V2:
-            result.update(gtin=stamp.gtin, lot=stamp.lot)
-            result["url_prefix"] = parse_digital_link(text.strip()).base_url.upper()
-        elif "/" in text:
-            result["url_prefix"] = text.strip().upper().rsplit("/S/", 1)[0]
-        key = ring.verify(stamp)
-        if key is None and stamp.kid.hex() in rejected:
-            result["reason"] = "uncertified_key"
-            result["message"] = (
-                f"key {stamp.kid.hex()} is not vouched for by the root: {rejected[stamp.kid.hex()]}"
-            )
-        elif key is None:
-            known = stamp.kid in ring
-            result["reason"] = "bad_signature" if known else "unknown_key"
-            result["message"] = (
-                "the signature does not match: altered or forged"
-                if known
-                else f"no key {stamp.kid.hex()} in the key set"
-            )
-        else:
-            result.update(
-                valid=True,
-                business_id=key.business_id,
-                business_name=key.business_name,
-                key_status=key.status,
-            )
-            if key.compromised_at is not None and keys_file is None:
-                _, issued_at = registered_issue_time(stamp.serial)
-                compromise_verdict(result, key, issued_at, known=True)
-            else:
-                compromise_verdict(result, key, None, known=False)
+    result = verify_offline(text, ring, rejected, issue_time)
     if as_json:
         click.echo(json.dumps(result, ensure_ascii=False))
     elif result["valid"]:
         issuer = result.get("business_name") or "unknown business"
         click.echo(f"VALID: signed by key {result['kid']} of {issuer}")
+        click.echo(producer_line(result.get("producer")))
         click.echo(f"stamp {result['short_code']} (serial {result['serial']})")
         if "gtin" in result:
             click.echo(f"GTIN {result['gtin']}, lot {result['lot']} (signed)")
@@ -581,6 +534,11 @@ def verify(
     if result.get("key_compromised_at") and result["valid"]:
         note(
             f"Key {result['kid']} was reported compromised from {result['key_compromised_at']}; "
+            f"this stamp was issued before that ({result.get('issued_at')})."
+        )
+    if result.get("producer_withdrawn_at") and result["valid"]:
+        note(
+            f"The producer's verification was withdrawn from {result['producer_withdrawn_at']}; "
             f"this stamp was issued before that ({result.get('issued_at')})."
         )
     sys.exit(0 if result["valid"] else 1)

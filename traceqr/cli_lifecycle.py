@@ -86,47 +86,14 @@ def offline_keys(document: Any, root: str | None, insecure_no_root: bool) -> Off
     return OfflineKeys(result.ring, rejected, notes)
 
 
-def compromise_verdict(
-    result: dict[str, Any], key: PublicKey, issued_at: datetime | None, known: bool
-) -> None:
-    """Apply a key's compromise to an offline result. ``known``: the issue time comes from
-    the registry (``issued_at`` None then means no record)."""
-    if key.compromised_at is None:
-        return
-    compromised_at = datetime.fromisoformat(key.compromised_at)
-    result["key_compromised_at"] = key.compromised_at
-    if known and issued_at is not None and issued_at < compromised_at:
-        result["issued_at"] = issued_at.isoformat()
-        return  # signed before the compromise: still good
-    result.update(valid=False, signature_valid=True, reason="key_compromised")
-    if known:
-        result["message"] = (
-            f"key {result['kid']} was reported compromised from {key.compromised_at}, and "
-            + (
-                f"this stamp was issued at {issued_at.isoformat()}, after that"
-                if issued_at is not None
-                else "no stamp with this serial was ever issued"
-            )
-        )
-        if issued_at is not None:
-            result["issued_at"] = issued_at.isoformat()
-    else:
-        result["uncertain"] = True
-        result["message"] = (
-            f"key {result['kid']} was reported compromised from {key.compromised_at}; "
-            "stamps it signed before then are genuine, but a stamp carries no issue time: "
-            "check this one online"
-        )
-
-
-def registered_issue_time(serial: bytes) -> tuple[bool, datetime | None]:
-    """(the instance answered, when the stamp with ``serial`` was issued or None)."""
+def registered_issue_time(serial: bytes) -> datetime | None:
+    """When the instance's registry says the stamp with ``serial`` was issued, or None."""
     from sqlalchemy import select
 
     from traceqr.models import Stamp
 
     with open_state() as state, state.database.session() as session:
-        return True, session.scalar(select(Stamp.issued_at).where(Stamp.serial == serial))
+        return session.scalar(select(Stamp.issued_at).where(Stamp.serial == serial))
 
 
 # --- keys ----------------------------------------------------------------------------------------

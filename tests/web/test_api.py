@@ -100,10 +100,11 @@ def test_a_gtin_is_registered_once_per_business(api: Api, other_api: Api) -> Non
     duplicate = api.post("/products", {"name": "again", "gtin": "08934588012228"})
     assert duplicate.status_code == 409
     assert error_of(duplicate)["field"] == "gtin"
-    # Another business may register the same GTIN (it could be a reseller's record).
-    assert (
-        other_api.post("/products", {"name": "theirs", "gtin": "8934588012228"}).status_code == 201
-    )
+    # A GTIN belongs to one verified business: the first to use it (docs/identity.md).
+    theirs = other_api.post("/products", {"name": "theirs", "gtin": "8934588012228"})
+    assert theirs.status_code == 409
+    assert error_of(theirs)["code"] == "identity_conflict"
+    assert error_of(theirs)["field"] == "gtin"
 
 
 def test_create_and_read_a_batch(api: Api) -> None:

@@ -246,12 +246,18 @@ class SheetLayout:
         return self.min_module_mm * (symbol_size + 2 * QUIET_ZONE_MODULES)
 
 
+# Printed before a test stamp's short code (the sheet's fonts are ASCII: "TEM THỬ").
+TEST_MARK = "TEM THU"
+TEST_FOOTER = "TEM THU - KHONG DUNG CHO SAN PHAM (TEST STAMPS, NOT FOR PRODUCTS)"
+
+
 @dataclass(frozen=True)
 class SheetStamp:
     url: str  # exactly the QR text
     short_code: str  # printed under the QR (ASCII)
     seq: int | None = None  # printed after the short code on stamps of about 30 mm or more
     pin: str | None = None  # the scratch-off PIN, printed in its spot when the layout has one
+    test: bool = False  # a test stamp: TEST_MARK is printed before its short code
 
 
 @dataclass(frozen=True)
@@ -502,6 +508,8 @@ class _Painter:
         label = _ascii(stamp.short_code)
         if stamp.seq is not None and self.print_seq:
             label = f"{label} #{stamp.seq}"
+        if stamp.test:
+            label = f"{TEST_MARK} {label}"
         font = min(self.font_pt, self.code_font_pt(label))
         line_pt = TEXT_LINE_MM * PT_PER_MM
         baseline = top - self.stamp_pt - (line_pt - font) / 2 - 0.75 * font
@@ -726,18 +734,19 @@ def _start_worker(painter_args: tuple[Any, ...]) -> None:
 
 
 def _paint_page(
-    stamps: list[tuple[str, str, int | None, str | None]], label: str
+    stamps: list[tuple[str, str, int | None, str | None, bool]], label: str
 ) -> tuple[bytes, int]:
     """In a worker: one page's compressed content stream, or the index of the first stamp
     whose QR is not the sheet's size (then no content)."""
     painter = _worker_painter
     assert painter is not None
     parts = []
-    for slot, (url, short_code, seq, pin) in enumerate(stamps):
+    for slot, (url, short_code, seq, pin, test) in enumerate(stamps):
         symbol = qr_matrix(url, painter.layout.ecc)
         if symbol.size != painter.size:
             return symbol.size.to_bytes(4, "big"), slot
-        parts.append(painter.stamp(slot, symbol.modules, SheetStamp(url, short_code, seq, pin)))
+        stamp = SheetStamp(url, short_code, seq, pin, test)
+        parts.append(painter.stamp(slot, symbol.modules, stamp))
     return flate(painter.page(parts, label)), -1
 
 
@@ -776,7 +785,7 @@ def _paint_in_processes(
         iterator = iter(stamps)
         while True:
             page = [
-                (stamp.url, stamp.short_code, stamp.seq, stamp.pin)
+                (stamp.url, stamp.short_code, stamp.seq, stamp.pin, stamp.test)
                 for stamp in islice(iterator, per_page)
             ]
             if not page:

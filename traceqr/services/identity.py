@@ -312,7 +312,9 @@ def clean_identity(data: dict[str, Any]) -> dict[str, Any]:
         "address_street": required_text(
             data.get("address_street"), "address_street", max_length=300
         ),
-        "address_commune": clean_text(data.get("address_commune"), "address_commune", 120),
+        "address_commune": clean_text(
+            data.get("address_commune"), "address_commune", max_length=120
+        ),
         "province_code": code,
         "legal_representative": required_text(
             data.get("legal_representative"), "legal_representative", max_length=120

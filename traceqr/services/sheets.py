@@ -7,12 +7,20 @@ import dataclasses
 from collections.abc import Callable, Iterator
 from typing import Any, BinaryIO
 
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from traceqr.domain.keys import PURPOSE_TEST
 from traceqr.domain.pins import PinScheme
-from traceqr.domain.sheet import SheetLayout, SheetStamp, SheetSummary, render_sheet
+from traceqr.domain.sheet import (
+    TEST_FOOTER,
+    SheetLayout,
+    SheetStamp,
+    SheetSummary,
+    render_sheet,
+)
 from traceqr.errors import N_, ValidationError
-from traceqr.models import Batch
+from traceqr.models import Batch, SigningKey, Stamp
 from traceqr.services.stamps import EXPORT_CHUNK, iter_batch_stamps
 
 Progress = Callable[[int, int], None]
@@ -34,7 +42,9 @@ def sheet_stamps(
     for index, item in enumerate(exported):
         if limit is not None and index >= limit:
             return
-        yield SheetStamp(url=item.url, short_code=item.short_code, seq=item.seq, pin=item.pin)
+        yield SheetStamp(
+            url=item.url, short_code=item.short_code, seq=item.seq, pin=item.pin, test=item.test
+        )
 
 
 def write_batch_sheet(
@@ -65,7 +75,9 @@ def write_batch_sheet(
         stamps,
         out,
         layout,
-        footer=f"TraceQR - lot {batch.lot}",
+        footer=f"{TEST_FOOTER} - lot {batch.lot}"
+        if has_test_stamps(session, batch)
+        else f"TraceQR - lot {batch.lot}",
         total=total,
         side_text=side_text,
         logo=logo,
@@ -73,6 +85,19 @@ def write_batch_sheet(
     if progress is not None:
         progress(summary.stamps, total)
     return summary
+
+
+def has_test_stamps(session: Session, batch: Batch) -> bool:
+    """Whether a test key signed any of the batch's stamps (its business was unverified)."""
+    return (
+        session.scalar(
+            select(Stamp.id)
+            .join(SigningKey, SigningKey.id == Stamp.signing_key_id)
+            .where(Stamp.batch_id == batch.id, SigningKey.purpose == PURPOSE_TEST)
+            .limit(1)
+        )
+        is not None
+    )
 
 
 def _counted(stamps: Iterator[SheetStamp], total: int, progress: Progress) -> Iterator[SheetStamp]:

@@ -9,6 +9,7 @@ from datetime import datetime
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
+from traceqr.domain.keys import PURPOSE_TEST
 from traceqr.domain.pins import PinScheme
 from traceqr.domain.stamp_format import (
     FORMAT_V1,
@@ -179,6 +180,7 @@ class ExportedStamp:
     active: bool
     revoked: bool
     pin: str | None = None  # the scratch-off PIN, for printing only
+    test: bool = False  # signed by a test key: printed as TEM THỬ, never a product's
 
     @property
     def serial_text(self) -> str:
@@ -201,11 +203,13 @@ def iter_batch_stamps(
     With ``pins`` (and a batch that prints PINs), each stamp carries its PIN for printing.
     """
     pin_for = pins.pin_for if (pins is not None and batch.with_pin) else None
-    kids = dict(
-        session.execute(
-            select(SigningKey.id, SigningKey.kid).where(SigningKey.business_id == batch.business_id)
-        ).all()
-    )
+    keys = session.execute(
+        select(SigningKey.id, SigningKey.kid, SigningKey.purpose).where(
+            SigningKey.business_id == batch.business_id
+        )
+    ).all()
+    kids = {key_id: kid for key_id, kid, _purpose in keys}
+    test_keys = {key_id for key_id, _kid, purpose in keys if purpose == PURPOSE_TEST}
     gtin, lot = _signed_item(session, batch)
     prefix = stamp_url(public_url, "")
     after = 0
@@ -237,6 +241,7 @@ def iter_batch_stamps(
                 active=active,
                 revoked=revoked_at is not None,
                 pin=pin_for(serial) if pin_for else None,
+                test=key_id in test_keys,
             )
         after = rows[-1][0]
 

@@ -79,6 +79,20 @@ VERDICTS: dict[str, VerdictWording] = {
     ),
 }
 
+# A test stamp (an unverified business's): whatever else its check says, never a product's.
+TEST_STAMP = VerdictWording(
+    "bad",
+    _l("TEST STAMP — not for products"),
+    _l(
+        "This stamp was printed by a business TraceQR has not verified yet, to try its "
+        "stamps out. It proves nothing about a product."
+    ),
+    _l(
+        "A product for sale must not carry a test stamp. Do not buy it, and report it below "
+        "or to the market surveillance office."
+    ),
+)
+
 REASONS: dict[str, LazyString] = {
     "malformed_code": _l("The scanned text is not a TraceQR stamp code."),
     "foreign_url": _l("The QR code points to another website, not to this service."),
@@ -104,12 +118,28 @@ REASONS: dict[str, LazyString] = {
     ),
     "flagged_by_inspector": _l("Market inspectors have flagged this stamp or its batch."),
     "expired": _l("The product is past its expiry date."),
+    "test_stamp": _l(
+        "A test stamp: its business has not been verified by TraceQR, so it may not put "
+        "stamps on goods."
+    ),
+    "verification_withdrawn": _l(
+        "The producer's verification was withdrawn, and this stamp was issued after that "
+        "time: it cannot be trusted."
+    ),
+    "producer_withdrawn": _l(
+        "This stamp was issued before its producer's verification was withdrawn; the "
+        "producer is no longer vouched for."
+    ),
     "bad_check": _l("The code you typed has a typing mistake."),
     "unknown_short_code": _l("No stamp has the code you typed."),
 }
 
 
-def verdict_wording(status: str) -> VerdictWording:
+def verdict_wording(status: str, test: bool = False) -> VerdictWording:
+    """What a verdict says; a test stamp says so whatever its status (unless it is not
+    ours at all)."""
+    if test and status not in ("invalid", "unregistered"):
+        return TEST_STAMP
     return VERDICTS[status]
 
 

@@ -87,8 +87,9 @@ class JobOut(BaseModel):
     )
     total: int
     batch_id: int | None
-    result: dict[str, int] | None = Field(
-        description="Once done: count, first_seq, last_seq (stamps); stamps, pages, bytes (sheet)"
+    result: dict[str, int | bool] | None = Field(
+        description="Once done: count, first_seq, last_seq and test (stamps: test is true for "
+        "a business not yet verified); stamps, pages, bytes (sheet)"
     )
     error: str | None
     created_at: str | None
@@ -154,6 +155,11 @@ class IssueOut(BaseModel):
     last_seq: int
     kid: str
     active: bool
+    test: bool = Field(
+        False,
+        description="Test stamps (TEM THỬ): the business is not verified yet, so its stamps "
+        "never verify as a genuine product (status inactive, reason test_stamp)",
+    )
     csv_url: str
     sheet_url: str
 
@@ -201,9 +207,24 @@ class VerifyStamp(BaseModel):
     claimed_at: str | None = None
 
 
+class VerifiedProducer(BaseModel):
+    legal_name: str
+    tax_code: str | None = None
+    verified_at: str | None = Field(None, description="ISO 8601, when a reviewer checked it")
+    verified_by: str | None = Field(None, description="The reviewing body")
+
+
 class VerifyBusiness(BaseModel):
     id: int
-    name: str
+    name: str | None
+    verified: VerifiedProducer | None = Field(
+        None,
+        description="The producer's identity as a reviewer checked it (legal name, tax code, "
+        "date, reviewing body); null when nobody verified it: docs/identity.md",
+    )
+    verification_withdrawn_at: str | None = Field(
+        None, description="The producer's verification was withdrawn from this time"
+    )
     legal_name: str | None = None
     address: str | None = None
     province: str | None = None
@@ -238,11 +259,19 @@ class VerifyOut(BaseModel):
         description="Stable reason codes, most serious first: "
         + ", ".join(f"`{reason.value}`" for reason in Reason)
         + ". `key_compromised`: signed by a key its operator declared compromised from a "
-        "time before this stamp was issued (or with no record at all): docs/keys.md"
+        "time before this stamp was issued (or with no record at all): docs/keys.md. "
+        "`test_stamp`: a test stamp of a business not yet verified; "
+        "`verification_withdrawn`: signed after its producer's verification was withdrawn; "
+        "`producer_withdrawn`: a warning, signed before that: docs/identity.md"
     )
     message: str = Field(description="The verdict in words, in the request's language")
     scans: ScanSummary
     checked_at: str
+    test: bool = Field(
+        False,
+        description="A test stamp (TEM THỬ — không dùng cho sản phẩm) of a business not yet "
+        "verified: never a genuine product",
+    )
     stamp: VerifyStamp | None = None
     business: VerifyBusiness | None = None
     product: VerifyProduct | None = None
@@ -311,10 +340,16 @@ class EventIn(_Strict):
     place: StrictStr | None = Field(None, max_length=300, description="A place outside TraceQR")
     place_gln: StrictStr | None = None
     source: StrictInt | StrictStr | None = Field(
-        None, description="Who it came from: a TraceQR business id, or a name"
+        None,
+        description="Who it came from, as text (shown as written, not checked). Another "
+        "business on TraceQR is named only by a shipment (its receiving event names the "
+        "sender); an id other than your own business's is refused",
     )
     destination: StrictInt | StrictStr | None = Field(
-        None, description="Who it goes to: a TraceQR business id, or a name"
+        None,
+        description="Who it goes to, as text (shown as written, not checked). Another "
+        "business on TraceQR is named only by a shipment (POST /batches/{id}/shipments); "
+        "an id other than your own business's is refused",
     )
     quantity: float | None = Field(None, ge=0)
     unit: StrictStr | None = None
@@ -325,7 +360,10 @@ class EventIn(_Strict):
 
 
 class PartyOut(BaseModel):
-    id: int | None = Field(description="The business on TraceQR, when it is one")
+    id: int | None = Field(
+        description="The business on TraceQR, when it is one (a shipment's partner, or the "
+        "recorder); null: a name as the recorder wrote it, not checked"
+    )
     name: str | None
 
 
@@ -373,7 +411,9 @@ class ImportOut(BaseModel):
 
 class ShipmentIn(_Strict):
     partner: StrictStr | StrictInt = Field(
-        description="The receiving business on TraceQR: its id or its tax code (MST)"
+        description="The receiving business's tax code (MST, 10 or 13 digits): a verified "
+        "business on TraceQR. Never a business id (a number is read as a tax code)",
+        examples=["0109900009"],
     )
     event_time: StrictStr | None = None
     facility_id: StrictInt | None = None

@@ -214,6 +214,7 @@ def issue_stamps(batch_id: int) -> tuple[Response, int]:
         "last_seq": result.last_seq,
         "kid": kid_text(result.kid),
         "active": result.active,
+        "test": result.test,
         "csv_url": url_for("api.stamps_csv", batch_id=batch.id),
         "sheet_url": url_for("api.sheet_pdf", batch_id=batch.id),
     }
@@ -451,9 +452,10 @@ def verification_json(result: Verification) -> dict[str, Any]:
         "status": result.status.value,
         "signature_valid": result.verdict.signature_valid,
         "reasons": [reason.value for reason in result.verdict.reasons],
-        "message": str(verdict_wording(result.status.value).headline),
+        "message": str(verdict_wording(result.status.value, result.is_test).headline),
         "scans": {"count": result.scan_count, "first_at": iso_vietnam(result.first_scan_at)},
         "checked_at": iso_vietnam(result.scanned_at),
+        "test": result.is_test,
     }
     if result.stamp is not None:
         body["stamp"] = {
@@ -471,9 +473,14 @@ def verification_json(result: Verification) -> dict[str, Any]:
     if result.key is not None and result.verdict.signature_valid:
         body["business"] = {
             "id": result.key.public.business_id,
-            "name": result.key.public.business_name,
+            "name": None if result.is_test else result.key.public.business_name,
+            "verified": None,
         }
-    if origin:
+    if origin and result.is_test:
+        # A test stamp vouches for nobody: the name its unverified business gave, no more.
+        body["business"] = {"id": origin["business_id"], "name": origin["business_name"]}
+        body["business"]["verified"] = None
+    if origin and not result.is_test:
         place = province(origin["province_code"])
         address = ", ".join(
             part
@@ -493,7 +500,11 @@ def verification_json(result: Verification) -> dict[str, Any]:
             "cluster": origin["cluster_name"],
             "phone": origin["phone"],
             "website": origin["website"],
+            "verified": _verified_json(result.verified_producer),
         }
+        if result.key is not None and result.key.withdrawn_at is not None:
+            body["business"]["verification_withdrawn_at"] = iso_vietnam(result.key.withdrawn_at)
+    if origin:
         body["product"] = {
             "id": origin["product_id"],
             "name": origin["product_name"],
@@ -512,6 +523,18 @@ def verification_json(result: Verification) -> dict[str, Any]:
             "recall_reason": origin["recall_reason"],
         }
     return body
+
+
+def _verified_json(producer: dict[str, Any] | None) -> dict[str, Any] | None:
+    """The producer's identity as a reviewer checked it, or None."""
+    if producer is None:
+        return None
+    return {
+        "legal_name": producer["legal_name"],
+        "tax_code": producer["tax_code"],
+        "verified_at": iso_vietnam(producer["verified_at"]),
+        "verified_by": producer["verified_by"],
+    }
 
 
 def _iso_date(value: Any) -> str | None:
