@@ -705,6 +705,7 @@ def _verify(
             tax_code=business.tax_code,
             other=holder,
         )
+    tax_code = business.tax_code
     business.verification_status = VERIFIED
     business.verified_at = now
     business.verified_by = reviewer.body
@@ -713,10 +714,12 @@ def _verify(
     try:
         session.flush()  # the unique index: one verified business per tax code
     except IntegrityError as exc:
+        # Another reviewer's approval of this tax code committed first (the session must
+        # be rolled back: its objects are not read again here).
         raise Conflict(
             N_("the tax code %(tax_code)s was just verified for another business"),
             field="tax_code",
-            tax_code=business.tax_code,
+            tax_code=tax_code,
         ) from exc
     for prefix in clean_gs1_prefixes(prefixes):
         record_prefix(session, business.id, prefix, now)
