@@ -44,6 +44,46 @@
     }
   }
 
+  // Times a certificate states (a verification, a withdrawal, a compromise) are shown in
+  // Vietnam's time, as the online pages show them: UTC+7 all year, no daylight saving.
+  var VIETNAM_OFFSET_MS = 7 * 3600 * 1000;
+
+  function vietnamParts(date) {
+    var shifted = new Date(date.getTime() + VIETNAM_OFFSET_MS);
+    var pad = function (n) {
+      return (n < 10 ? "0" : "") + n;
+    };
+    return {
+      day: pad(shifted.getUTCDate()),
+      month: pad(shifted.getUTCMonth() + 1),
+      year: String(shifted.getUTCFullYear()),
+      hour: pad(shifted.getUTCHours()),
+      minute: pad(shifted.getUTCMinutes()),
+    };
+  }
+
+  // An ISO 8601 text from the key file as a date (withTime: and time of day) in Vietnam's
+  // time: dd/mm/yyyy in Vietnamese, the language's own way otherwise. A text that is no
+  // date is shown as it is.
+  function formatCertified(text, withTime) {
+    var date = new Date(text);
+    if (typeof text !== "string" || isNaN(date.getTime())) return String(text);
+    if (lang === "vi") {
+      var p = vietnamParts(date);
+      var day = p.day + "/" + p.month + "/" + p.year;
+      return withTime ? p.hour + ":" + p.minute + " " + day : day;
+    }
+    try {
+      var options = withTime
+        ? { dateStyle: "medium", timeStyle: "short", timeZone: "Asia/Ho_Chi_Minh" }
+        : { dateStyle: "long", timeZone: "Asia/Ho_Chi_Minh" };
+      return new Intl.DateTimeFormat(lang, options).format(date);
+    } catch (e) {
+      var q = vietnamParts(date);
+      return q.year + "-" + q.month + "-" + q.day + (withTime ? " " + q.hour + ":" + q.minute : "") + " (UTC+7)";
+    }
+  }
+
   function formatAgo(date) {
     var seconds = Math.round((date.getTime() - Date.now()) / 1000);
     var steps = [
@@ -284,10 +324,13 @@
     return texts[name] || reason;
   }
 
+  // Everything from the key file (names, tax codes, reviewing bodies, times) is untrusted
+  // text: it is only ever set as textContent, through fill().
   function show(result) {
     var section = $("offline-result");
     var verdict = $("offline-verdict");
     var foreign = !!(result.host && result.host !== siteHost());
+    var testStamp = result.reason === "test_stamp";
     var tone = result.valid ? (foreign ? "warn" : "good") : result.uncertain ? "warn" : "bad";
     section.hidden = false;
     section.dataset.checks = String((parseInt(section.dataset.checks || "0", 10) || 0) + 1);
@@ -295,6 +338,7 @@
     section.dataset.reason = result.reason || "";
     section.dataset.host = result.host || "";
     section.dataset.foreign = foreign ? "true" : "false";
+    section.dataset.purpose = result.purpose || "";
     verdict.className = "verdict verdict--" + tone;
     section.dataset.uncertain = result.uncertain ? "true" : "false";
     $("offline-verdict-icon").textContent = result.valid ? (foreign ? "!" : "✓") : result.uncertain ? "?" : "✗";
@@ -302,19 +346,27 @@
       ? foreign
         ? texts.verdictValidForeign
         : texts.verdictValid
-      : result.uncertain
-        ? texts.verdictUncertain
-        : texts.verdictInvalid;
+      : testStamp
+        ? texts.verdictTestStamp
+        : result.uncertain
+          ? texts.verdictUncertain
+          : texts.verdictInvalid;
     $("offline-verdict-reason").textContent = result.valid
       ? result.businessName
         ? fill(texts.validReason, { business: result.businessName })
         : texts.validReasonUnnamed
       : result.reason === "key_compromised"
         ? fill(texts.reasonKeyCompromised, {
-            when: formatTime(new Date(result.keyCompromisedAt)),
+            when: formatCertified(result.keyCompromisedAt, true),
             business: result.businessName || texts.businessUnnamed,
           })
-        : reasonText(result.reason);
+        : result.reason === "verification_withdrawn"
+          ? fill(texts.reasonVerificationWithdrawn, {
+              when: formatCertified(result.withdrawnAt, true),
+              business: result.businessName || (result.producer && result.producer.legal_name) || texts.businessUnnamed,
+            })
+          : reasonText(result.reason);
+    showProducer(result);
 
     var notice = $("offline-foreign");
     notice.hidden = !(result.valid && foreign);
@@ -327,13 +379,16 @@
     showRow("offline-gtin", signedItem ? result.gtin : null);
     showRow("offline-lot", signedItem ? result.lot : null);
     $("offline-kid").textContent = result.kid || "—";
-    $("offline-key-status").textContent = result.uncertain
-      ? texts.statusCompromised
-      : result.valid
-        ? result.keyStatus === "retired"
-          ? texts.statusRetired
-          : texts.statusActive
-        : "—";
+    $("offline-key-status").textContent =
+      result.reason === "key_compromised"
+        ? texts.statusCompromised
+        : testStamp
+          ? texts.statusTest
+          : result.valid || result.reason === "verification_withdrawn"
+            ? result.keyStatus === "retired"
+              ? texts.statusRetired
+              : texts.statusActive
+            : "—";
     $("offline-host").textContent = result.host || (result.kid ? texts.hostNone : "—");
     $("offline-keys-used").textContent = keySet.fetchedAt
       ? fill(texts.keysUsed, { when: formatTime(keySet.fetchedAt) }) + " (" + formatAgo(keySet.fetchedAt) + ")"
@@ -349,6 +404,36 @@
       link.hidden = true;
     }
     if (section.scrollIntoView) section.scrollIntoView({ block: "start", behavior: "smooth" });
+  }
+
+  // Next to a valid result: the producer a reviewer verified, as the key's certificate
+  // names it, or that nobody verified it (stamps printed before verification existed).
+  function showProducer(result) {
+    var line = $("offline-producer");
+    var producer = result.valid ? result.producer : null;
+    line.textContent = "";
+    line.hidden = !result.valid;
+    line.dataset.state = !result.valid ? "" : producer ? "verified" : "unverified";
+    if (!result.valid) return;
+    if (!producer) {
+      line.textContent = texts.producerUnverified;
+      return;
+    }
+    var values = {
+      name: producer.legal_name,
+      tax_code: producer.tax_code || "",
+      date: producer.verified_at ? formatCertified(producer.verified_at, false) : "",
+      body: producer.verified_by || "",
+    };
+    var dated = !!(values.date && values.body);
+    var template = producer.tax_code
+      ? dated
+        ? texts.producerVerified
+        : texts.producerVerifiedUndated
+      : dated
+        ? texts.producerVerifiedNoTaxCode
+        : texts.producerVerifiedNameOnly;
+    line.textContent = fill(template, values);
   }
 
   // A row of the details (its <dt> is "<id>-label"), shown only with a value.

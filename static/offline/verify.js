@@ -4,13 +4,16 @@
 //   TraceQROffline.verifyStamp(text, jwksOrKeys[, {publicUrl}]) → Promise<result>
 //
 // A result is {valid: true, version, kid, serial, shortCode, host, urlPrefix, businessName,
-// …} — for version 2 also gtin (GTIN-14) and lot, both signed — or {valid: false, reason,
+// purpose, producer (the verified producer the key's certificate names, or null), …} — for
+// version 2 also gtin (GTIN-14) and lot, both signed — or {valid: false, reason,
 // …} with the reasons of the spec: empty, too_long, bad_character, not_a_stamp_url,
 // bad_length, non_canonical, unknown_version, foreign_url (only when a publicUrl is given),
 // no_keys, unknown_key, bad_signature, uncertified_key (the kid is among
-// options.rejected: keys whose root certificate did not hold, see certifiedKeys) and
+// options.rejected: keys whose root certificate did not hold, see certifiedKeys),
 // key_compromised (with uncertain: true: the key's certificate says it was compromised
-// from a time, and a stamp carries no issue time); and for version 2 (§9.5) unsigned_digital_link,
+// from a time, and a stamp carries no issue time), verification_withdrawn (uncertain too:
+// the producer's verification was withdrawn from a time) and test_stamp (signed by a test
+// key, an unverified business's: never a product's stamp); and for version 2 (§9.5) unsigned_digital_link,
 // missing_key_id, missing_signature, duplicate_parameter, bad_key_id,
 // bad_signature_encoding, bad_serial, not_a_stamp_link, unsigned_data and the GS1 Digital
 // Link reasons bad_gtin, bad_order, bad_path, misplaced_ai, unknown_ai, duplicate_ai,
@@ -1017,10 +1020,36 @@
         status: jwk.traceqr_status === "retired" || jwk.traceqr_status === "compromised" ? jwk.traceqr_status : "active",
         createdAt: typeof jwk.traceqr_created_at === "string" ? jwk.traceqr_created_at : null,
         compromisedAt: typeof jwk.traceqr_compromised_at === "string" ? jwk.traceqr_compromised_at : null,
+        purpose: has(KEY_PURPOSES, jwk.traceqr_purpose) ? jwk.traceqr_purpose : "live",
+        producer: producerFacts(jwk.traceqr_producer),
+        withdrawnAt: textOrNull(jwk.traceqr_withdrawn_at),
+        withdrawalReason: textOrNull(jwk.traceqr_withdrawal_reason),
         jwk: jwk,
       });
     });
     return keys;
+  }
+
+  // A live key signs stamps for goods; a test key (an unverified business's) signs test
+  // stamps only ("TEM THỬ"), never a genuine product's. (keys.KEY_PURPOSES)
+  var KEY_PURPOSES = setOf(["live", "test"]);
+  var PRODUCER_FIELDS = ["legal_name", "tax_code", "verified_at", "verified_by"];
+
+  function textOrNull(value) {
+    return typeof value === "string" ? value : null;
+  }
+
+  // A producer's verified identity ({legal_name, tax_code?, verified_at?, verified_by?},
+  // the string members only), or null when it is missing or damaged: a damaged identity
+  // is no identity. (keys.producer_facts)
+  function producerFacts(value) {
+    if (!value || typeof value !== "object" || Array.isArray(value)) return null;
+    if (typeof value.legal_name !== "string" || !value.legal_name) return null;
+    var facts = {};
+    PRODUCER_FIELDS.forEach(function (name) {
+      if (Object.prototype.hasOwnProperty.call(value, name) && typeof value[name] === "string") facts[name] = value[name];
+    });
+    return facts;
   }
 
   // ---- the operator's root and key certificates (docs/keys.md) ----------------------------
@@ -1105,18 +1134,29 @@
       })
     ).then(function (verdicts) {
       if (verdicts.indexOf(true) < 0) return reject("other_root");
-      if (claims.v !== 1 || claims.kid !== key.kid || claims.x !== key.jwk.x) return reject("certificate_of_another_key");
+      if (claims.v !== 1 && claims.v !== 2) return reject("unknown_certificate_version");
+      if (claims.kid !== key.kid || claims.x !== key.jwk.x) return reject("certificate_of_another_key");
       if (!has(CERT_STATUSES, claims.status)) return reject("bad_certificate");
+      // Version 1 knew only live keys; from version 2 the purpose must be stated and known.
+      var purpose = claims.v === 1 && !Object.prototype.hasOwnProperty.call(claims, "purpose") ? "live" : claims.purpose;
+      if (!has(KEY_PURPOSES, purpose)) return reject("unknown_purpose");
+      var test = purpose === "test";
       return {
         key: {
           kid: key.kid,
           key: key.key,
           businessId: typeof claims.business_id === "number" ? claims.business_id : null,
-          businessName: typeof claims.business_name === "string" ? claims.business_name : null,
+          // A test key names no business: its stamps are nobody's product.
+          businessName: !test && typeof claims.business_name === "string" ? claims.business_name : null,
           status: claims.status,
           createdAt: typeof claims.valid_from === "string" ? claims.valid_from : null,
           compromisedAt: typeof claims.compromised_at === "string" ? claims.compromised_at : null,
           compromiseReason: typeof claims.compromise_reason === "string" ? claims.compromise_reason : null,
+          purpose: purpose,
+          producer: test ? null : producerFacts(claims.producer),
+          withdrawnAt: textOrNull(claims.withdrawn_at),
+          withdrawalReason: textOrNull(claims.withdrawal_reason),
+          certificateVersion: claims.v,
           certifiedAt: typeof claims.certified_at === "string" ? claims.certified_at : null,
           certified: true,
         },
@@ -1314,11 +1354,21 @@
         return result;
       }
       var key = candidates[index];
+      var test = key.purpose === "test";
       result.valid = true;
-      result.businessName = key.businessName;
+      result.signatureValid = true;
+      result.purpose = test ? "test" : "live";
+      result.businessName = test ? null : key.businessName;
       result.businessId = key.businessId;
       result.keyStatus = key.status;
-      if (key.compromisedAt) {
+      result.producer = test ? null : key.producer || null;
+      if (test) {
+        // A test key's stamp is never a product's, whenever it was signed and whatever
+        // else its certificate says: not valid, and certain of it.
+        result.valid = false;
+        result.reason = "test_stamp";
+        result.message = "TEST STAMP — not for products";
+      } else if (key.compromisedAt) {
         // A stamp carries no issue time: offline, a stamp of a key compromised from T may
         // be a genuine one from before T, or not. Never "valid"; the online check decides.
         result.valid = false;
@@ -1327,6 +1377,16 @@
         result.reason = "key_compromised";
         result.keyCompromisedAt = key.compromisedAt;
         result.message = "the key was reported compromised from " + key.compromisedAt + ": check online";
+      } else if (key.withdrawnAt) {
+        // The producer's verification was withdrawn from T (fraud found later): its stamps
+        // from T on are not vouched for, and a stamp carries no issue time. As for a
+        // compromised key, the online check decides.
+        result.valid = false;
+        result.uncertain = true;
+        result.reason = "verification_withdrawn";
+        result.withdrawnAt = key.withdrawnAt;
+        result.withdrawalReason = key.withdrawalReason || null;
+        result.message = "the producer's verification was withdrawn from " + key.withdrawnAt + ": check online";
       }
       return result;
     });
