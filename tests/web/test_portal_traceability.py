@@ -13,6 +13,7 @@ from sqlalchemy import func, select
 
 from tests.web.portal_client import PortalClient
 from tests.web.test_portal import make_batch, make_product
+from tests.web.verified import verify
 from traceqr.models import TraceEventRecord
 from traceqr.state import AppState
 
@@ -33,6 +34,7 @@ def partner(app: Flask) -> PortalClient:
         {"name": "Chè Hà Nội Sóc Sơn", "tax_code": "0109900009", "province_code": "ha-noi"},
     )
     assert not page.errors, page.errors
+    verify(app, email="chehanoi@socson.vn")  # shipments go to verified businesses only
     return portal
 
 

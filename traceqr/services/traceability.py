@@ -222,13 +222,23 @@ def _clean_quantity(value: Any, unit: Any) -> tuple[float | None, str | None]:
     return amount, code
 
 
-def _partner(session: Session, value: Any, field: str) -> tuple[int | None, str | None]:
-    """A partner: a TraceQR business (by id) or a name outside TraceQR."""
+# Refused for any business id but the recorder's own, whether such a business exists or
+# not: a step names another business on TraceQR only through a shipment between the two.
+NAMED_ONLY_BY_SHIPMENT = N_(
+    "a step names another business on TraceQR only through a shipment: ship the batch to "
+    "it by its tax code, or accept its shipment; otherwise write the partner's name as text"
+)
+
+
+def _partner(value: Any, field: str, business_id: int) -> tuple[int | None, str | None]:
+    """A partner as a step's author gives it: a name outside TraceQR (text, shown as written
+    and not checked), or the author's own business id. Another business's id is refused:
+    only :func:`ship` and :func:`answer_shipment` name one (``via_shipment``)."""
     if value in (None, ""):
         return None, None
     if isinstance(value, int) and not isinstance(value, bool):
-        if session.get(Business, value) is None:
-            raise ValidationError(N_("no business %(id)s on TraceQR"), field=field, id=value)
+        if value != business_id:
+            raise ValidationError(NAMED_ONLY_BY_SHIPMENT, field=field)
         return value, None
     return None, clean_text(value, field, max_length=300)
 
@@ -285,8 +295,14 @@ def record_event(
     *,
     origin: str = "api",
     event_uuid: str | None = None,
+    via_shipment: tuple[str, int] | None = None,
 ) -> TraceEventRecord:
-    """Record one event on a batch the business holds. Flushes; the caller commits."""
+    """Record one event on a batch the business holds. Flushes; the caller commits.
+
+    ``source`` and ``destination`` are text, or the recorder's own id (see :func:`_partner`).
+    ``via_shipment`` is for :func:`ship` and :func:`answer_shipment` alone: ``("destination",
+    receiver)`` on a shipment's shipping event, ``("source", sender)`` on its receiving event.
+    """
     batch = batch_for_events(session, business_id, batch_id)
     step = str(data.get("biz_step") or "").strip().lower()
     if step not in BIZ_STEPS:
@@ -306,8 +322,14 @@ def record_event(
     if inputs and step != "transforming":
         raise ValidationError(N_("only a transforming step has inputs"), field="inputs")
     quantity, unit = _clean_quantity(data.get("quantity"), data.get("unit"))
-    source_id, source_text = _partner(session, data.get("source"), "source")
-    destination_id, destination_text = _partner(session, data.get("destination"), "destination")
+    source_id, source_text = _partner(data.get("source"), "source", business_id)
+    destination_id, destination_text = _partner(data.get("destination"), "destination", business_id)
+    if via_shipment is not None:
+        side, partner_id = via_shipment
+        if side == "source":
+            source_id, source_text = partner_id, None
+        else:
+            destination_id, destination_text = partner_id, None
     action = None
     if inputs or step == "transforming":
         kind = EventKind.TRANSFORMATION
@@ -446,6 +468,10 @@ class JourneyStep:
     source_name: str | None
     destination_name: str | None
     inputs: list[tuple[TraceEventInput, str | None]] = field(default_factory=list)  # input, label
+    # True: the name is a business on TraceQR (a shipment's partner, or the recorder itself);
+    # False: text the recorder wrote, which nobody checked.
+    source_on_traceqr: bool = False
+    destination_on_traceqr: bool = False
 
 
 @dataclass
@@ -470,7 +496,8 @@ def journey(session: Session, batch_id: int, *, depth: int = 1) -> Journey:
             .order_by(TraceEventRecord.event_time, TraceEventRecord.id)
         )
     )
-    names = _business_names(session, events)
+    parties = _shown_parties(session, batch.id, events)
+    names = _business_names(session, events, parties)
     steps: list[JourneyStep] = []
     input_batches: list[int] = []
     for event in events:
@@ -493,18 +520,19 @@ def journey(session: Session, batch_id: int, *, depth: int = 1) -> Journey:
                 input_batches.append(item.batch_id)
             else:
                 labels.append((item, item.description))
+        source_id, destination_id = parties[event.id]
         steps.append(
             JourneyStep(
                 event=event,
                 business_name=names.get(event.business_id, ""),
                 facility=session.get(Facility, event.facility_id) if event.facility_id else None,
-                source_name=names.get(event.source_business_id)
-                if event.source_business_id
-                else event.source_text,
-                destination_name=names.get(event.destination_business_id)
-                if event.destination_business_id
+                source_name=names.get(source_id) if source_id else event.source_text,
+                destination_name=names.get(destination_id)
+                if destination_id
                 else event.destination_text,
                 inputs=labels,
+                source_on_traceqr=source_id is not None,
+                destination_on_traceqr=destination_id is not None,
             )
         )
     result = Journey(
@@ -567,12 +595,51 @@ def _lot_label(product: Product | None, batch: Batch | None) -> str:
     return f"{product.name if product else ''} · {batch.lot if batch else ''}"
 
 
-def _business_names(session: Session, events: list[TraceEventRecord]) -> dict[int, str]:
-    ids = (
-        {e.business_id for e in events}
-        | {e.source_business_id for e in events if e.source_business_id}
-        | {e.destination_business_id for e in events if e.destination_business_id}
-    )
+def _shown_parties(
+    session: Session, batch_id: int, events: list[TraceEventRecord]
+) -> dict[int, tuple[int | None, int | None]]:
+    """For each of a batch's events, the businesses on TraceQR it shows as its source and
+    destination (ids): the partner of an *accepted* shipment (the receiver on the shipment's
+    shipping event, the sender on its receiving event), or the recorder itself.
+
+    Any other business id a row holds (a step recorded before partners were checked, a
+    shipment still waiting or refused) shows nobody: a business's name appears on another's
+    journey only when both took part in the shipment."""
+    if not any(e.source_business_id or e.destination_business_id for e in events):
+        return {e.id: (None, None) for e in events}
+    receivers: dict[int, int] = {}  # shipping event -> receiver
+    senders: dict[int, int] = {}  # receiving event -> sender
+    for shipping_id, receiving_id, sender, receiver in session.execute(
+        select(
+            Shipment.shipping_event_id,
+            Shipment.receiving_event_id,
+            Shipment.from_business_id,
+            Shipment.to_business_id,
+        ).where(Shipment.batch_id == batch_id, Shipment.status == "accepted")
+    ):
+        receivers[shipping_id] = receiver
+        if receiving_id is not None:
+            senders[receiving_id] = sender
+    shown: dict[int, tuple[int | None, int | None]] = {}
+    for event in events:
+        source, destination = event.source_business_id, event.destination_business_id
+        if source not in (None, event.business_id, senders.get(event.id)):
+            source = None
+        if destination not in (None, event.business_id, receivers.get(event.id)):
+            destination = None
+        shown[event.id] = (source, destination)
+    return shown
+
+
+def _business_names(
+    session: Session,
+    events: list[TraceEventRecord],
+    parties: dict[int, tuple[int | None, int | None]],
+) -> dict[int, str]:
+    """Names of the events' recorders and of the parties :func:`_shown_parties` shows."""
+    ids = {e.business_id for e in events} | {
+        party for pair in parties.values() for party in pair if party is not None
+    }
     if not ids:
         return {}
     return dict(
@@ -583,16 +650,44 @@ def _business_names(session: Session, events: list[TraceEventRecord]) -> dict[in
 # --- shipments -------------------------------------------------------------------------------
 
 
+PARTNER_NOT_FOUND = N_("no verified business on TraceQR has this tax code")
+
+
+def _tax_code_text(value: Any) -> str | None:
+    """A tax code as people write it (0109900009, 0109900009-001, 0109 900 009): its 10 or
+    13 digits, or None."""
+    if isinstance(value, bool) or not isinstance(value, str | int):
+        return None
+    digits = str(value).strip().replace("-", "").replace(" ", "").replace(".", "")
+    if digits.isascii() and digits.isdigit() and len(digits) in (10, 13):
+        return digits
+    return None
+
+
 def find_partner(session: Session, value: Any) -> Business:
-    """A partner business on TraceQR, by its id or its tax code."""
-    text = str(value or "").strip()
-    partner = None
-    if text.isdigit() and len(text) <= 9:
-        partner = session.get(Business, int(text))
-    if partner is None and text and all(ch in "0123456789-" for ch in text):
-        partner = session.scalar(select(Business).where(Business.tax_code == text.replace("-", "")))
+    """The partner a shipment goes to: the *verified* business with this tax code (mã số
+    thuế). A tax code belongs to at most one verified business (a unique index says so);
+    unverified or withdrawn businesses that carry it are never found, and the answer for
+    them is the same as for a tax code nobody carries. Never by id: ids can be guessed."""
+    code = _tax_code_text(value)
+    partner = (
+        session.scalar(
+            select(Business).where(
+                Business.tax_code == code, Business.verification_status == "verified"
+            )
+        )
+        if code is not None
+        else None
+    )
     if partner is None:
-        raise ValidationError(N_("no business on TraceQR has this id or tax code"), field="partner")
+        raise ValidationError(PARTNER_NOT_FOUND, field="partner")
+    return partner
+
+
+def _verified_business(session: Session, business_id: int) -> Business:
+    partner = session.get(Business, business_id)
+    if partner is None or partner.verification_status != "verified":
+        raise ValidationError(PARTNER_NOT_FOUND, field="partner")
     return partner
 
 
@@ -600,21 +695,33 @@ def ship(
     session: Session,
     business_id: int,
     batch_id: int,
-    partner: Any,
+    partner: str | int,
     data: dict[str, Any],
     now: datetime,
 ) -> Shipment:
+    """Ship a batch the business holds to a verified partner, which accepts or refuses it.
+
+    ``partner`` is what a person gave: the partner's tax code, as text. Web callers pass
+    text only (a number in a JSON body is read as a tax code). An ``int`` is a business id
+    and is for code that already knows the partner (the demo data); it too reaches only a
+    verified business. Any business that holds the batch may ship it, verified or not: the
+    partner sees who sent it and decides.
+    """
     batch = batch_for_events(session, business_id, batch_id)
-    to = find_partner(session, partner)
+    if isinstance(partner, int) and not isinstance(partner, bool):
+        to = _verified_business(session, partner)
+    else:
+        to = find_partner(session, partner)
     if to.id == business_id:
         raise ValidationError(N_("a shipment goes to another business"), field="partner")
     event = record_event(
         session,
         business_id,
         batch.id,
-        {**data, "biz_step": "shipping", "destination": to.id, "inputs": None},
+        {**data, "biz_step": "shipping", "source": None, "destination": None, "inputs": None},
         now,
         origin="shipment",
+        via_shipment=("destination", to.id),
     )
     shipment = Shipment(
         batch_id=batch.id,
@@ -655,12 +762,21 @@ def answer_shipment(
     data: dict[str, Any],
     now: datetime,
 ) -> Shipment:
-    """The partner accepts (a receiving event on the batch, recorded by them) or refuses."""
+    """The partner accepts (a receiving event on the batch, recorded by them) or refuses.
+
+    Only a business still verified accepts: one whose verification was withdrawn after the
+    shipment was sent may only refuse it."""
     shipment = session.get(Shipment, shipment_id)
     if shipment is None or shipment.to_business_id != business_id:
         raise NotFound(N_("no such shipment"))
     if shipment.status != "sent":
         raise Conflict(N_("this shipment was already answered"))
+    if accept:
+        receiver = session.get(Business, business_id)
+        if receiver is None or receiver.verification_status != "verified":
+            raise Conflict(
+                N_("only a verified business accepts a shipment: your business may refuse it")
+            )
     shipment.answered_at = now
     if not accept:
         shipment.status = "refused"
@@ -675,12 +791,14 @@ def answer_shipment(
         {
             **data,
             "biz_step": "receiving",
-            "source": shipment.from_business_id,
+            "source": None,
+            "destination": None,
             "quantity": data.get("quantity", shipment.quantity),
             "unit": data.get("unit", shipment.unit),
         },
         now,
         origin="shipment",
+        via_shipment=("source", shipment.from_business_id),
     )
     shipment.receiving_event_id = event.id
     session.flush()
@@ -701,6 +819,8 @@ def lot_ref(session: Session, batch: Batch, public_url: str) -> LotRef:
 def business_party(
     session: Session, business_id: int | None, text: str | None, public_url: str
 ) -> Party | None:
+    """A party for EPCIS: a business on TraceQR (only ids :func:`_shown_parties` gives, or
+    a recorder), else the text as written."""
     if business_id is not None:
         business = session.get(Business, business_id)
         if business is not None:
@@ -716,8 +836,10 @@ def trace_events(session: Session, batch: Batch, public_url: str) -> list[TraceE
         .order_by(TraceEventRecord.event_time, TraceEventRecord.id)
     ).all()
     output = lot_ref(session, batch, public_url)
+    parties = _shown_parties(session, batch.id, list(events))
     result: list[TraceEvent] = []
     for event in events:
+        source_id, destination_id = parties[event.id]
         facility = session.get(Facility, event.facility_id) if event.facility_id else None
         place = None
         if facility is not None:
@@ -766,11 +888,9 @@ def trace_events(session: Session, batch: Batch, public_url: str) -> list[TraceE
                 outputs=(Quantity(output, event.quantity, event.unit),),
                 inputs=tuple(inputs),
                 place=place,
-                source=business_party(
-                    session, event.source_business_id, event.source_text, public_url
-                ),
+                source=business_party(session, source_id, event.source_text, public_url),
                 destination=business_party(
-                    session, event.destination_business_id, event.destination_text, public_url
+                    session, destination_id, event.destination_text, public_url
                 ),
                 actor=business_party(session, event.business_id, None, public_url),
                 note=event.note,
@@ -805,6 +925,8 @@ def facility_json(facility: Facility) -> dict[str, Any]:
 def _party_json(
     names: dict[int, str], business_id: int | None, text: str | None
 ) -> dict[str, Any] | None:
+    """``{"id", "name"}`` of a business on TraceQR, or ``{"id": null, "name"}`` of a name
+    the recorder wrote (not checked)."""
     if business_id is not None:
         return {"id": business_id, "name": names.get(business_id)}
     return {"id": None, "name": text} if text else None
@@ -829,9 +951,11 @@ def events_json(
             )
         )
     )
-    names = _business_names(session, events)
+    parties = _shown_parties(session, batch_id, events)
+    names = _business_names(session, events, parties)
     result = []
     for event in events:
+        source_id, destination_id = parties[event.id]
         facility = session.get(Facility, event.facility_id) if event.facility_id else None
         inputs = session.scalars(
             select(TraceEventInput).where(TraceEventInput.event_id == event.id)
@@ -850,10 +974,8 @@ def events_json(
                 "facility": facility_json(facility) if facility else None,
                 "place": event.place_text,
                 "place_gln": event.place_gln,
-                "source": _party_json(names, event.source_business_id, event.source_text),
-                "destination": _party_json(
-                    names, event.destination_business_id, event.destination_text
-                ),
+                "source": _party_json(names, source_id, event.source_text),
+                "destination": _party_json(names, destination_id, event.destination_text),
                 "quantity": event.quantity,
                 "unit": event.unit,
                 "inputs": [

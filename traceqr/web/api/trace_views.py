@@ -130,7 +130,9 @@ def ship_batch(batch_id: int) -> tuple[Response, int]:
     body = parse_body(ShipmentIn)
     session = db_session()
     data = body.model_dump(exclude_unset=True)
-    partner = data.pop("partner")
+    # The partner's tax code. A JSON number is read as a tax code too, never as a business
+    # id: ids can be guessed, and only a verified business is shipped to.
+    partner = str(data.pop("partner"))
     shipment = traceability.ship(session, g.business_id, batch_id, partner, data, now())
     session.commit()
     return created(traceability.shipment_json(session, shipment), url_for("api.list_shipments"))
