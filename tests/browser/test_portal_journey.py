@@ -1,6 +1,8 @@
 """The whole journey of a business, in a real browser, in both languages: sign up, fill the
 profile, add a product and a batch, issue 500 stamps, design the sheet, download the PDF,
-read a stamp from it, and check that stamp on a phone."""
+read a stamp from it, and check that stamp on a phone. A business that signed up is not
+verified yet, so its stamps are test stamps, and the phone says so plainly
+(tests/browser/test_identity_journey.py goes on to verification and live stamps)."""
 
 from __future__ import annotations
 
@@ -20,7 +22,7 @@ WORDS = {
         "welcome": "Chào mừng",
         "saved_profile": "Đã lưu hồ sơ.",
         "issued": "Hoàn tất: đã phát hành các tem từ số 1 đến 500.",
-        "genuine": "Sản phẩm chính hãng",
+        "test": "TEM THỬ — không dùng cho sản phẩm",
         "design": "Thiết kế và in tờ tem",
         "download": "Tải tệp PDF",
     },
@@ -29,7 +31,7 @@ WORDS = {
         "welcome": "Welcome",
         "saved_profile": "The profile is saved.",
         "issued": "Done: stamps 1 to 500 are issued.",
-        "genuine": "Genuine product",
+        "test": "TEST STAMP — not for products",
         "design": "Design and print the sheet",
         "download": "Download the PDF",
     },
@@ -119,11 +121,13 @@ def test_sign_up_to_a_checked_stamp(
     phone = browser.new_context(**{**PHONE, "locale": words["locale"]})
     shopper = phone.new_page()
     shopper.goto(stamp_url)
-    assert shopper.locator("main").get_attribute("data-status") == "genuine"
+    assert shopper.locator("main").get_attribute("data-status") == "inactive"
+    assert shopper.locator("main").get_attribute("data-test") == "true"
     assert shopper.locator("html").get_attribute("lang") == lang
-    assert words["genuine"] in shopper.locator("h1").inner_text()
+    assert words["test"] in shopper.locator("h1").inner_text()
     assert "Bình hút lộc men rạn" in shopper.locator(".product-name").inner_text()
-    assert "Xã Bát Tràng" in shopper.locator(".business-address").inner_text()
+    # An unverified business's own claims (address, tax code) are not shown as facts.
+    assert shopper.locator(".business-address").count() == 0
     assert shopper.locator(".nsx").inner_text() == "02/11/2026"
     assert shopper.locator(".hsd").inner_text().startswith("30/11/2031")
     phone.close()

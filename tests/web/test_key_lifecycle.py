@@ -98,7 +98,7 @@ def test_the_business_signs_with_a_new_key_at_once(
     api: Api, state: AppState, business: NewBusiness, compromised: Any
 ) -> None:
     with state.database.session() as session:
-        key = active_signing_key(session, business.business.id)
+        key = active_signing_key(session, business.business.id, "live")
         assert key.kid == compromised["replacement"] != compromised["kid"]
     batch = api.batch()
     api.issue(batch["id"], 1)
@@ -242,7 +242,7 @@ def test_the_portal_shows_a_business_its_keys_status(app: Flask, state: AppState
             select(User.business_id).where(User.email == "owner@minhan.vn")
         )
         assert business_id is not None
-        kid = active_signing_key(session, business_id).kid
+        kid = active_signing_key(session, business_id, "test").kid
     t = datetime(2026, 11, 20, 1, 0, tzinfo=UTC)
     with state.database.session() as session:
         compromise_key(

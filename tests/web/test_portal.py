@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 import logging
 import re
+from datetime import UTC, datetime
 
 import pytest
 from flask import Flask
@@ -21,6 +22,8 @@ from traceqr.models import (
     Stamp,
     User,
 )
+from traceqr.services import identity
+from traceqr.services.identity import Reviewer
 from traceqr.state import AppState
 
 PASSWORD = "correct horse battery"
@@ -443,7 +446,18 @@ def test_an_api_key_is_shown_once_and_revoking_it_locks_the_api(
     assert api.post("/products", {"name": "sau khi thu hồi"}).status_code == 401
 
 
+def vouch_for_the_signed_up_business(app: Flask) -> None:
+    """The operator verifies the one business that signed up: its stamps become live."""
+    state = AppState.of(app)
+    with state.database.session() as session:
+        business_id = session.scalars(select(Business.id)).one()
+        identity.vouch_for(
+            session, state.keystore, business_id, Reviewer.operator("tests"), datetime.now(UTC)
+        )
+
+
 def test_rotating_the_signing_key_keeps_old_stamps_genuine(app: Flask, owner: PortalClient) -> None:
+    vouch_for_the_signed_up_business(app)
     product_id = make_product(owner)
     batch_id = make_batch(owner, product_id)
     page = owner.post(
@@ -688,6 +702,7 @@ def test_copy_detection_thresholds_are_set_by_the_owner_and_used(
         },
     )
     assert page.flashes == ["Đã lưu cài đặt phát hiện tem sao chép."]
+    vouch_for_the_signed_up_business(app)
     batch_id = make_batch(owner, make_product(owner))
     page = owner.post(
         f"/portal/batches/{batch_id}/issue",
