@@ -75,6 +75,8 @@ def test_the_dossier_shows_the_stamp_without_counting_a_check(
     page = inspector.get("/inspect/stamp", query_string={"code": stamps[0]})
     assert 'data-status="genuine"' in page.html
     assert "BT-2611-A" in page.text and "Thành phố Hà Nội" in page.text
+    # Who vouched for the producer (the tests' operator vouched for this one).
+    assert 'data-verification="verified"' in page.html and "Nhà vận hành TraceQR" in page.text
     with AppState.of(app).database.session() as session:
         assert session.scalar(select(Stamp.scan_count).where(Stamp.seq == 1)) == 2
         assert len(session.scalars(select(Scan)).all()) == 2
