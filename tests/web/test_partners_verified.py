@@ -264,6 +264,35 @@ def test_a_receiver_whose_verification_is_withdrawn_cannot_accept_a_waiting_ship
     assert receiver_api.post(f"/shipments/{shipment['id']}/refuse").status_code == 200
 
 
+def test_a_partner_whose_verification_is_withdrawn_after_accepting_loses_the_batch(
+    app: Flask, client: FlaskClient, make_business: Any, grower: Member
+) -> None:
+    """The hijack once more: an impostor a reviewer wrongly verified accepted a shipment;
+    once its verification is withdrawn it can neither read nor write on the batch."""
+    receiver = make_business(REAL_NAME, tax_code=REAL_TAX_CODE)
+    receiver_api = Api(client, receiver.api_key)
+    batch = grower.api.batch()
+    shipment = grower.api.post(
+        f"/batches/{batch['id']}/shipments", {"partner": REAL_TAX_CODE}
+    ).get_json()
+    assert receiver_api.post(f"/shipments/{shipment['id']}/accept").status_code == 200
+    assert receiver_api.get(f"/batches/{batch['id']}/events").status_code == 200
+    state = AppState.of(app)
+    with state.database.session() as session:
+        identity.withdraw(
+            session,
+            state.keystore,
+            receiver.business.id,
+            identity.Reviewer.operator("tests"),
+            reason="Giấy đăng ký giả",
+            at=utcnow(),
+            now=utcnow(),
+        )
+    destroying = receiver_api.post(f"/batches/{batch['id']}/events", {"biz_step": "destroying"})
+    assert destroying.status_code == 404
+    assert receiver_api.get(f"/batches/{batch['id']}/events").status_code == 404
+
+
 # --- (c) no unilateral partner claims --------------------------------------------------------
 
 

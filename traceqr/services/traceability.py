@@ -124,15 +124,19 @@ def get_facility(session: Session, business_id: int, facility_id: int) -> Facili
 
 
 def holds_batch(session: Session, business_id: int, batch: Batch) -> bool:
-    """The batch's producer, or a partner that accepted a shipment of it."""
+    """The batch's producer, or a partner that accepted a shipment of it and is still
+    verified (a partner whose verification was withdrawn loses the batch)."""
     if batch.business_id == business_id:
         return True
     return (
         session.scalar(
-            select(Shipment.id).where(
+            select(Shipment.id)
+            .join(Business, Business.id == Shipment.to_business_id)
+            .where(
                 Shipment.batch_id == batch.id,
                 Shipment.to_business_id == business_id,
                 Shipment.status == "accepted",
+                Business.verification_status == "verified",
             )
         )
         is not None
