@@ -17,6 +17,7 @@ from traceqr.config import load_settings
 from traceqr.db import upgrade_schema
 from traceqr.services import catalog
 from traceqr.services.businesses import create_business
+from traceqr.services.identity import Reviewer
 from traceqr.state import AppState
 
 __all__ = ["PG_URL", "Service", "database", "report", "service", "timer"]
@@ -63,8 +64,13 @@ def service(kind: str) -> Iterator[Service]:
         upgrade_schema(state.database)
         now = datetime.now(UTC)
         with state.database.session() as session:
-            created = create_business(
-                session, state.keystore, name="Bench Co", email="bench@example.vn", now=now
+            created = create_business(  # verified, as a business that prints for goods is
+                session,
+                state.keystore,
+                name="Bench Co",
+                email="bench@example.vn",
+                now=now,
+                vouched_by=Reviewer.operator("bench"),
             )
             product = catalog.create_product(session, created.business.id, {"name": "Bench"}, now)
             batch = catalog.create_batch(

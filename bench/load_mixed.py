@@ -56,6 +56,7 @@ from traceqr.db import upgrade_schema
 from traceqr.models import Batch, Scan, Stamp
 from traceqr.services import catalog
 from traceqr.services.businesses import create_business
+from traceqr.services.identity import Reviewer
 from traceqr.services.issuance import issue_stamps
 from traceqr.services.officials import create_official
 from traceqr.services.stamps import iter_batch_stamps
@@ -323,6 +324,7 @@ def prepare(url: str, instance: str, public_url: str, businesses: int) -> None:
                 email=f"load{n}@example.vn",
                 password=PASSWORD,
                 now=now,
+                vouched_by=Reviewer.operator("bench"),
             )
             product = catalog.create_product(
                 session, created.business.id, {"name": f"Sản phẩm {n}"}, now
