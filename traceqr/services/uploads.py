@@ -1,13 +1,17 @@
-"""Uploaded images (product photos, logos): checked, re-encoded, stored under a random name.
+"""Uploaded images (product photos, logos) and documents (a business's certificates):
+checked, re-encoded, stored under a random name.
 
 Nothing a person uploads is served as uploaded: the file must decode as a PNG, JPEG or
 WebP image within size limits, and is re-encoded (which drops EXIF, GPS and every other
-piece of metadata) before it is stored.
+piece of metadata) before it is stored. A PDF document is rendered page by page and a new
+PDF is made of those page images: its scripts, attachments, forms, links and metadata are
+left behind.
 """
 
 from __future__ import annotations
 
 import io
+import math
 import os
 import secrets
 from dataclasses import dataclass
@@ -84,13 +88,156 @@ def store_image(
         raise ValidationError(N_("the file is not an image TraceQR can read"), field=field) from exc
     except (OSError, ValueError) as exc:
         raise ValidationError(N_("the file is not an image TraceQR can read"), field=field) from exc
+    filename = _write(folder, extension, out.getvalue())
+    return StoredImage(filename, width, height)
+
+
+def _write(folder: Path, extension: str, data: bytes) -> str:
+    """Store ``data`` under a new random name; a reader never sees half a file."""
     folder.mkdir(parents=True, exist_ok=True)
     filename = f"{secrets.token_hex(16)}.{extension}"
     path = folder / filename
     tmp = path.with_suffix(".tmp")
-    tmp.write_bytes(out.getvalue())
+    tmp.write_bytes(data)
     os.replace(tmp, path)
-    return StoredImage(filename, width, height)
+    return filename
+
+
+# --- documents: certificates a business sends to be verified --------------------------------
+
+MAX_DOCUMENT_PAGES = 10
+DOCUMENT_DPI = 150  # enough to read a certificate's seal, signature and small print
+MAX_DOCUMENT_PAGE_SIDE = 3508  # pixels: A3 at 150 dpi; larger pages are rendered smaller
+MAX_DOCUMENT_PAGE_PIXELS = 9_000_000
+MAX_DOCUMENT_IMAGE_SIDE = 2400  # a photographed certificate, scaled down to this
+
+
+@dataclass(frozen=True)
+class StoredDocument:
+    filename: str
+    kind: str  # "pdf" (re-made from page images) or "image" (re-encoded)
+    pages: int
+
+
+def store_document(data: bytes, folder: Path, *, field: str, max_bytes: int) -> StoredDocument:
+    """A certificate as a PDF or a photo, never stored as uploaded: an image is re-encoded
+    as :func:`store_image` does; a PDF (not protected by a password, at most
+    ``MAX_DOCUMENT_PAGES`` pages) is rendered at about 150 dpi and stored as a new PDF
+    made of those page images."""
+    if not data:
+        raise ValidationError(N_("choose a PDF or an image file"), field=field)
+    if len(data) > max_bytes:
+        raise ValidationError(
+            N_("the file is too large: at most %(limit)s MB"),
+            field=field,
+            limit=max_bytes // (1024 * 1024),
+        )
+    if b"%PDF-" in data[:1024]:  # where PDF readers look for the header
+        pdf, pages = _remade_pdf(data, field)
+        return StoredDocument(_write(folder, "pdf", pdf), "pdf", pages)
+    try:
+        image = store_image(
+            data, folder, field=field, max_bytes=max_bytes, max_side=MAX_DOCUMENT_IMAGE_SIDE
+        )
+    except ValidationError as error:
+        if error.template in (
+            "upload a PNG, JPEG or WebP image",
+            "the file is not an image TraceQR can read",
+        ):
+            raise ValidationError(
+                N_("upload a PDF, or a PNG, JPEG or WebP image"), field=field
+            ) from error
+        raise
+    return StoredDocument(image.filename, "image", 1)
+
+
+def _remade_pdf(data: bytes, field: str) -> tuple[bytes, int]:
+    """The pages of a PDF rendered as JPEG images, in a PDF of their own."""
+    import pypdfium2
+    import pypdfium2.raw as pdfium_c
+    from reportlab.lib.utils import ImageReader
+    from reportlab.pdfgen.canvas import Canvas
+
+    from traceqr.domain.sheet import _PDFIUM  # PDFium is not thread-safe: one lock for all
+
+    unreadable = ValidationError(N_("the PDF is damaged: TraceQR cannot read it"), field=field)
+    out = io.BytesIO()
+    canvas = Canvas(out, invariant=True, pageCompression=0)
+    canvas.setTitle("")
+    canvas.setAuthor("")
+    canvas.setCreator("TraceQR")
+    canvas.setProducer("TraceQR")
+    with _PDFIUM:
+        try:
+            document = pypdfium2.PdfDocument(data)
+        except pypdfium2.PdfiumError as exc:
+            if getattr(exc, "err_code", None) in (
+                pdfium_c.FPDF_ERR_PASSWORD,
+                pdfium_c.FPDF_ERR_SECURITY,
+            ):
+                raise ValidationError(
+                    N_("the PDF is protected by a password: upload a copy without one"),
+                    field=field,
+                ) from exc
+            raise unreadable from exc
+        try:
+            count = len(document)
+            if count == 0:
+                raise unreadable
+            if count > MAX_DOCUMENT_PAGES:
+                raise ValidationError(
+                    N_("the PDF has %(pages)s pages: at most %(limit)s"),
+                    field=field,
+                    pages=count,
+                    limit=MAX_DOCUMENT_PAGES,
+                )
+            for index in range(count):
+                page = document[index]
+                try:
+                    jpeg, size = _page_jpeg(page, pdfium_c.FPDF_PAGEOBJ_IMAGE, unreadable)
+                finally:
+                    page.close()
+                canvas.setPageSize(size)
+                canvas.drawImage(ImageReader(io.BytesIO(jpeg)), 0, 0, *size)
+                canvas.showPage()
+        except (pypdfium2.PdfiumError, ValueError, OSError) as exc:  # a page PDFium balks at
+            raise unreadable from exc
+        finally:
+            document.close()
+    canvas.save()
+    return out.getvalue(), count
+
+
+def _page_jpeg(
+    page: object, image_type: int, unreadable: ValidationError
+) -> tuple[bytes, tuple[float, float]]:
+    """One page as a JPEG, and its size in points as it is seen (PDFium turns a rotated
+    page's size and drawing alike)."""
+    width, height = page.get_size()  # type: ignore[attr-defined]
+    if not (width >= 1 and height >= 1 and math.isfinite(width * height)):
+        raise unreadable
+    # An image inside the page is decoded whole before it is drawn: refuse bombs first.
+    for found in page.get_objects(filter=[image_type]):  # type: ignore[attr-defined]
+        image_width, image_height = found.get_px_size()
+        if image_width * image_height > MAX_PIXELS:
+            raise ValidationError(
+                N_("the PDF holds an image with too many pixels"), field=unreadable.field
+            )
+    scale = min(
+        DOCUMENT_DPI / 72,
+        MAX_DOCUMENT_PAGE_SIDE / max(width, height),
+        math.sqrt(MAX_DOCUMENT_PAGE_PIXELS / (width * height)),
+    )
+    bitmap = page.render(  # type: ignore[attr-defined]
+        scale=scale, may_draw_forms=False, fill_color=(255, 255, 255, 255)
+    )
+    try:
+        image = bitmap.to_pil().convert("RGB")
+    finally:
+        bitmap.close()
+    out = io.BytesIO()
+    image.save(out, format="JPEG", quality=85, optimize=True)
+    return out.getvalue(), (width, height)
 
 
 def safe_upload_path(folder: Path, filename: str) -> Path | None:
@@ -115,3 +262,55 @@ def stored_private_upload(uploads: Path, filename: str | None) -> Path | None:
     return safe_upload_path(private_folder(uploads), filename) or safe_upload_path(
         uploads, filename
     )
+
+
+def stored_document(uploads: Path, filename: str | None) -> Path | None:
+    """A certificate stored by :func:`store_document`: always among the private uploads."""
+    if not filename:
+        return None
+    return safe_upload_path(private_folder(uploads), filename)
+
+
+def document_page_count(path: Path) -> int:
+    """How many pages a stored document has (an image is one)."""
+    if path.suffix != ".pdf":
+        return 1
+    import pypdfium2
+
+    from traceqr.domain.sheet import _PDFIUM
+
+    with _PDFIUM:
+        document = pypdfium2.PdfDocument(path)
+        try:
+            return len(document)
+        finally:
+            document.close()
+
+
+def document_page_jpeg(path: Path, page_number: int, dpi: int = 100) -> bytes | None:
+    """Page ``page_number`` (from 1) of a stored PDF document as a JPEG, for a reviewer to
+    read in the page; None if there is no such page. Stored documents are TraceQR's own
+    PDFs of page images (:func:`store_document`)."""
+    import pypdfium2
+
+    from traceqr.domain.sheet import _PDFIUM
+
+    with _PDFIUM:
+        document = pypdfium2.PdfDocument(path)
+        try:
+            if not 1 <= page_number <= len(document):
+                return None
+            page = document[page_number - 1]
+            try:
+                width, height = page.get_size()
+                scale = min(dpi / 72, MAX_DOCUMENT_PAGE_SIDE / max(width, height, 1))
+                bitmap = page.render(scale=scale, may_draw_forms=False)
+                image = bitmap.to_pil().convert("RGB")
+                bitmap.close()
+            finally:
+                page.close()
+        finally:
+            document.close()
+    out = io.BytesIO()
+    image.save(out, format="JPEG", quality=80)
+    return out.getvalue()
