@@ -63,6 +63,8 @@ ROUTES: dict[str, str] = {
     "portal.dashboard": BUSINESS,
     "portal.change_password": BUSINESS,
     "portal.profile": BUSINESS,
+    "portal.verification": BUSINESS,
+    "portal.verification_document": BUSINESS,
     "portal.team": BUSINESS,
     "portal.remove_member": BUSINESS,
     "portal.change_role": BUSINESS,
@@ -181,6 +183,17 @@ ROUTES: dict[str, str] = {
     "authority.province": AUTHORITY,
     "authority.province_csv": AUTHORITY,
     "authority.province_pdf": AUTHORITY,
+    "authority.verification_queue": AUTHORITY,
+    "authority.verification_decided": AUTHORITY,
+    "authority.identity_alerts": AUTHORITY,
+    "authority.resolve_identity_alert": AUTHORITY,
+    "authority.verification_request": AUTHORITY,
+    "authority.verification_document": AUTHORITY,
+    "authority.verification_document_page": AUTHORITY,
+    "authority.approve_request": AUTHORITY,
+    "authority.reject_request": AUTHORITY,
+    "authority.business_identity": AUTHORITY,
+    "authority.withdraw_business": AUTHORITY,
 }
 
 # URL variables that mean something else on one endpoint.
@@ -190,8 +203,18 @@ ENDPOINT_VALUES: dict[str, dict[str, str]] = {
     "authority.province_csv": {"code": "ha-noi"},
     "authority.province_pdf": {"code": "ha-noi"},
 }
-# URL variables that name no business's object.
-SHARED_VALUES: dict[str, Any] = {"cluster_id": 1, "table": "scans"}
+# URL variables that name no business's object. The world holds no verification request
+# or identity alert: their ids name none (B and the officers must still get a refusal);
+# business 1 is A, outside the officer's province (ha-noi).
+SHARED_VALUES: dict[str, Any] = {
+    "cluster_id": 1,
+    "table": "scans",
+    "request_id": 1,
+    "alert_id": 1,
+    "business_id": 1,
+    "document": "registration",
+    "page": 1,
+}
 
 # A form post that a person could plausibly send: enough fields that a route missing its
 # ownership check would act on it.

@@ -395,3 +395,6 @@ def evidence_csv(table: str) -> Response:
         if t.key == table:
             return csv_download(t, f"evidence-{table}-{period.start}-{period.end}")
     abort(404)
+
+
+from traceqr.web.authority import identity_views  # noqa: E402, F401 - registers its routes

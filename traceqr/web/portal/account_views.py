@@ -1,14 +1,19 @@
-"""The business profile, the team (owner only) and keys (owner only)."""
+"""The business profile, its verification (the owner asks, everyone sees the status), the
+team (owner only) and keys (owner only)."""
 
 from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
 
 from flask import abort, flash, redirect, render_template, request, url_for
 from sqlalchemy import select
 from werkzeug.wrappers import Response
 
 from traceqr.domain.verification import Policy
-from traceqr.models import ApiKey, Report, SigningKey
-from traceqr.services import accounts, audit
+from traceqr.errors import N_, ValidationError
+from traceqr.models import ApiKey, Business, Report, SigningKey, VerificationRequest
+from traceqr.services import accounts, audit, identity
 from traceqr.services.businesses import (
     apply_profile,
     create_api_key,
@@ -18,7 +23,13 @@ from traceqr.services.businesses import (
 from traceqr.services.clusters import choose_cluster, cluster_choices
 from traceqr.services.key_lifecycle import recertify_business
 from traceqr.services.shoppers import reports_for_business
-from traceqr.services.uploads import store_image, stored_private_upload
+from traceqr.services.uploads import (
+    private_folder,
+    store_document,
+    store_image,
+    stored_document,
+    stored_private_upload,
+)
 from traceqr.web.context import db_session, now, state
 from traceqr.web.i18n import gettext as _
 from traceqr.web.portal import blueprint
@@ -30,6 +41,7 @@ from traceqr.web.portal.forms import (
     InviteForm,
     ProfileForm,
     RoleForm,
+    VerificationForm,
 )
 from traceqr.web.portal.support import (
     USER_ERRORS,
@@ -61,10 +73,19 @@ def profile() -> Response | str:
     business = get_business(db_session(), business_id())
     form = ProfileForm(obj=business)
     form.cluster_id.choices = cluster_choices(db_session(), business.province_code)
+    frozen = identity.is_verified(business)
+    if frozen:
+        # A verified identity is shown as text, not offered for editing; one sent anyway is
+        # checked (and refused, if it differs) by apply_profile.
+        for name in identity.FROZEN_FIELDS:
+            if name in form and name not in request.form:
+                del form[name]
     if form.validate_on_submit():
         try:
             old_name = business.name
-            apply_profile(business, {f: blank_to_none(form[f].data) for f in PROFILE_FIELDS})
+            apply_profile(
+                business, {f: blank_to_none(form[f].data) for f in PROFILE_FIELDS if f in form}
+            )
             picked = form.cluster_id.data or ""
             choose_cluster(db_session(), business, int(picked) if picked.isdigit() else None)
             if business.name != old_name:  # the key certificates name the business
@@ -82,11 +103,146 @@ def profile() -> Response | str:
             db_session().commit()
         except USER_ERRORS as error:
             db_session().rollback()
-            show_error(form, error)
+            # A frozen field has no input on the page: say why at the top.
+            show_error(None if error.field in identity.FROZEN_FIELDS and frozen else form, error)
         else:
             flash(_("The profile is saved."), "success")
             return redirect(url_for("portal.profile"))
-    return render_template("portal/profile.html", form=form, business=business)
+    return render_template(
+        "portal/profile.html",
+        form=form,
+        business=business,
+        frozen=frozen,
+        latest=identity.latest_request(db_session(), business.id),
+    )
+
+
+# --- verification: who checked that the business is who it says ---------------------------
+
+REQUEST_FIELDS = (*identity.FROZEN_FIELDS, "gs1_prefixes")
+
+
+def _verification_defaults(
+    business: Business, latest: VerificationRequest | None
+) -> dict[str, Any]:
+    """What the form starts with: a request still open or just rejected (to correct it),
+    else the profile."""
+    if latest is not None and latest.status in (identity.PENDING, identity.REJECTED):
+        return {name: getattr(latest, name) or "" for name in REQUEST_FIELDS}
+    values = {name: getattr(business, name) or "" for name in identity.FROZEN_FIELDS}
+    values["gs1_prefixes"] = ", ".join(identity.business_prefixes(db_session(), business.id))
+    return values
+
+
+def _stored_document(
+    name: str, folder: Path, stored: list[Path], *, required: bool = False
+) -> str | None:
+    """Store one uploaded certificate (re-made, never as uploaded); None if none was sent."""
+    upload = request.files.get(name)
+    if upload is None or not upload.filename:
+        if required:
+            raise ValidationError(
+                N_(
+                    "upload the business registration certificate (Giấy chứng nhận đăng ký "
+                    "doanh nghiệp)"
+                ),
+                field=name,
+            )
+        return None
+    limit = state().settings.max_upload_bytes
+    document = store_document(upload.read(limit + 1), folder, field=name, max_bytes=limit)
+    stored.append(folder / document.filename)
+    return document.filename
+
+
+@blueprint.route("/verification", methods=["GET", "POST"])
+@business_login_required
+def verification() -> Response | str:
+    """The business's verification: its status for everyone, the request form for owners."""
+    session = db_session()
+    business = get_business(session, business_id())
+    latest = identity.latest_request(session, business.id)
+    is_owner = me().role == "owner"
+    if request.method == "POST" and not is_owner:
+        abort(403)
+    form = None
+    if is_owner:
+        form = VerificationForm(
+            data=None if request.method == "POST" else _verification_defaults(business, latest)
+        )
+    if form is not None and form.validate_on_submit():
+        folder = private_folder(state().settings.uploads_path)
+        stored: list[Path] = []
+        committed = False
+        try:
+            registration = _stored_document("registration_document", folder, stored, required=True)
+            gs1 = _stored_document("gs1_document", folder, stored)
+            assert registration is not None
+            identity.submit_request(
+                session,
+                business.id,
+                {name: form[name].data for name in REQUEST_FIELDS},
+                identity.RequestDocuments(registration=registration, gs1_membership=gs1),
+                user_id=me().id,
+                now=now(),
+            )
+            session.commit()
+            committed = True
+        except USER_ERRORS as error:
+            session.rollback()
+            show_error(form, error)
+        finally:
+            if not committed:  # a refused request leaves no document behind
+                for path in stored:
+                    path.unlink(missing_ok=True)
+        if committed:
+            flash(
+                _(
+                    "Your request is sent. A reviewer of the Department of Industry and Trade "
+                    "will check it; you will see the decision here."
+                ),
+                "success",
+            )
+            return redirect(url_for("portal.verification"))
+    return render_template(
+        "portal/verification.html",
+        form=form,
+        business=business,
+        latest=latest,
+        history=session.scalars(
+            select(VerificationRequest)
+            .where(VerificationRequest.business_id == business.id)
+            .order_by(VerificationRequest.id.desc())
+            .limit(20)
+        ).all(),
+        prefixes=identity.business_prefixes(session, business.id),
+    )
+
+
+def document_response(record: VerificationRequest, document: str) -> Response:
+    """A request's certificate (``registration`` or ``gs1``), private and never cached. A
+    PDF is downloaded: browsers' PDF viewers do not run under the sandbox policy every
+    upload is served with."""
+    name = record.registration_document if document == "registration" else record.gs1_document
+    path = stored_document(state().settings.uploads_path, name)
+    if path is None:
+        abort(404)
+    response = private_file(path)
+    if path.suffix == ".pdf":
+        response.headers.set(
+            "Content-Disposition", "attachment", filename=f"{document}-{record.id}.pdf"
+        )
+    return response
+
+
+@blueprint.get("/verification/<id:request_id>/<any(registration, gs1):document>")
+@business_login_required
+def verification_document(request_id: int, document: str) -> Response:
+    """A certificate the business sent, back to its owners and staff only."""
+    record = db_session().get(VerificationRequest, request_id)
+    if record is None or record.business_id != business_id():
+        abort(404)
+    return document_response(record, document)
 
 
 # --- team ----------------------------------------------------------------------------------

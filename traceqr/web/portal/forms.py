@@ -176,6 +176,47 @@ class ProfileForm(FlaskForm):
         self.province_code.choices = province_choices()
 
 
+class VerificationForm(FlaskForm):
+    """A request to have the business's identity checked; the service checks meaning (tax
+    code check digit, province, GS1 prefixes) and its errors land on these fields."""
+
+    name = StringField(_l("Name shown to shoppers"), [DataRequired(REQUIRED), Length(max=200)])
+    legal_name = StringField(
+        _l("Legal name, as on the registration certificate"),
+        [DataRequired(REQUIRED), Length(max=300)],
+    )
+    tax_code = StringField(_l("Tax code (mã số thuế)"), [DataRequired(REQUIRED), Length(max=20)])
+    address_street = StringField(
+        _l("Registered address: house number and street"),
+        [DataRequired(REQUIRED), Length(max=300)],
+    )
+    address_commune = StringField(_l("Commune or ward (xã/phường)"), [Optional(), Length(max=120)])
+    province_code = SelectField(
+        _l("Province or city"), choices=[], default="", widget=ProvinceSelect()
+    )
+    legal_representative = StringField(
+        _l("Legal representative (người đại diện theo pháp luật)"),
+        [DataRequired(REQUIRED), Length(max=120)],
+    )
+    gs1_prefixes = StringField(
+        _l("GS1 company prefixes (mã doanh nghiệp GS1), if you have them"),
+        [Optional(), Length(max=400)],
+    )
+    registration_document = FileField(
+        _l(
+            "Business registration certificate (Giấy chứng nhận đăng ký doanh nghiệp): "
+            "a PDF or a photo"
+        )
+    )
+    gs1_document = FileField(
+        _l("GS1 Vietnam membership certificate: a PDF or a photo (needed with prefixes)")
+    )
+
+    def __init__(self, *args: object, **kwargs: object) -> None:
+        super().__init__(*args, **kwargs)
+        self.province_code.choices = province_choices()
+
+
 class ProductForm(FlaskForm):
     name = StringField(_l("Product name"), [DataRequired(REQUIRED), Length(max=300)])
     gtin = StringField(_l("GTIN (barcode number)"), [Optional(), Length(max=14)])
