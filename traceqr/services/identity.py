@@ -27,7 +27,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import delete, func, select
+from sqlalchemy import Select, delete, func, or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -508,31 +508,61 @@ def _lookalike(business: Business, why: str) -> Lookalike:
     )
 
 
-def review_queue(
-    session: Session, reviewer: Reviewer, *, status: str = PENDING, limit: int = 100
-) -> list[QueueItem]:
-    """Requests in the reviewer's provinces, oldest pending first, with what TraceQR
-    already knows about each."""
-    order = (
-        VerificationRequest.submitted_at.asc()
-        if status == PENDING
-        else VerificationRequest.decided_at.desc()
+def within_scope(statement: Select[Any], reviewer: Reviewer) -> Select[Any]:
+    """Narrow a query over verification requests to those whose business the reviewer
+    covers, by the same rule as :meth:`Reviewer.covers`: the business's province, the
+    requested one, or that of its park or cluster. Joins :class:`Business`."""
+    statement = statement.join(Business, Business.id == VerificationRequest.business_id)
+    if not reviewer.provinces:
+        return statement
+    codes = list(reviewer.provinces)
+    return statement.outerjoin(Cluster, Cluster.id == Business.cluster_id).where(
+        or_(
+            Business.province_code.in_(codes),
+            VerificationRequest.province_code.in_(codes),
+            Cluster.province_code.in_(codes),
+        )
     )
-    requests = session.scalars(
-        select(VerificationRequest)
-        .where(VerificationRequest.status == status)
-        .order_by(order, VerificationRequest.id)
-        .limit(limit * 4)
+
+
+def request_rows(
+    session: Session, reviewer: Reviewer, statuses: Sequence[str], *, limit: int = 200
+) -> list[tuple[VerificationRequest, Business]]:
+    """Requests in the reviewer's provinces with their businesses: pending ones oldest
+    first, decided ones latest decision first."""
+    order = (
+        (VerificationRequest.submitted_at.asc(), VerificationRequest.id)
+        if tuple(statuses) == (PENDING,)
+        else (VerificationRequest.decided_at.desc(), VerificationRequest.id.desc())
+    )
+    statement = within_scope(
+        select(VerificationRequest, Business).where(VerificationRequest.status.in_(statuses)),
+        reviewer,
+    )
+    return [
+        (request, business)
+        for request, business in session.execute(statement.order_by(*order).limit(limit)).all()
+    ]
+
+
+def tax_code_taken(
+    session: Session, rows: Sequence[tuple[VerificationRequest, Business]]
+) -> set[int]:
+    """The ids of the requests whose tax code another business is verified under."""
+    codes = {request.tax_code for request, _business in rows}
+    if not codes:
+        return set()
+    holders = session.execute(
+        select(Business.tax_code, Business.id).where(
+            Business.tax_code.in_(codes), Business.verification_status == VERIFIED
+        )
     ).all()
-    items = []
-    for request in requests:
-        business = _business(session, request.business_id)
-        if not reviewer.covers(session, business, request):
-            continue
-        items.append(describe_request(session, request))
-        if len(items) >= limit:
-            break
-    return items
+    return {
+        request.id
+        for request, business in rows
+        for tax_code, holder in holders
+        if tax_code == request.tax_code and holder != business.id
+    }
 
 
 def describe_request(session: Session, request: VerificationRequest) -> QueueItem:
@@ -559,16 +589,12 @@ def describe_request(session: Session, request: VerificationRequest) -> QueueIte
 
 
 def pending_count(session: Session, reviewer: Reviewer) -> int:
-    if not reviewer.provinces:
-        return int(
-            session.scalar(
-                select(func.count())
-                .select_from(VerificationRequest)
-                .where(VerificationRequest.status == PENDING)
-            )
-            or 0
-        )
-    return len(review_queue(session, reviewer, limit=500))
+    """Pending requests in the reviewer's provinces: one counting query."""
+    statement = within_scope(
+        select(func.count(VerificationRequest.id)).where(VerificationRequest.status == PENDING),
+        reviewer,
+    )
+    return int(session.scalar(statement) or 0)
 
 
 # --- decisions ------------------------------------------------------------------------------

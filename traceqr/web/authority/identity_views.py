@@ -13,7 +13,7 @@ from datetime import datetime
 from typing import Any
 
 from flask import abort, flash, redirect, render_template, url_for
-from sqlalchemy import Select, func, or_, select
+from sqlalchemy import select
 from werkzeug.wrappers import Response
 from wtforms import BooleanField, StringField, TextAreaField
 from wtforms.validators import DataRequired, Length, Optional
@@ -76,34 +76,6 @@ def reviewer() -> identity.Reviewer:
 # --- the count in the navigation -----------------------------------------------------------
 
 
-def _scoped(statement: Select[Any], who: identity.Reviewer) -> Select[Any]:
-    """Requests whose business the reviewer covers, as Reviewer.covers decides: by the
-    business's province, the requested one, or its park or cluster's."""
-    statement = statement.join(Business, Business.id == VerificationRequest.business_id)
-    if not who.provinces:
-        return statement
-    codes = list(who.provinces)
-    return statement.outerjoin(Cluster, Cluster.id == Business.cluster_id).where(
-        or_(
-            Business.province_code.in_(codes),
-            VerificationRequest.province_code.in_(codes),
-            Cluster.province_code.in_(codes),
-        )
-    )
-
-
-def pending_count(who: identity.Reviewer) -> int:
-    """One counting query (identity.pending_count describes every request, lookalikes
-    included, which is too slow for every page)."""
-    statement = _scoped(
-        select(func.count(VerificationRequest.id)).where(
-            VerificationRequest.status == identity.PENDING
-        ),
-        who,
-    )
-    return int(db_session().scalar(statement) or 0)
-
-
 @blueprint.context_processor
 def verification_nav() -> dict[str, Any]:
     def count() -> int:
@@ -112,7 +84,7 @@ def verification_nav() -> dict[str, Any]:
         user = current_user._get_current_object()
         if not isinstance(user, OfficialUser) or user.official.role != "authority":
             return 0
-        return pending_count(identity.Reviewer.official(user.official))
+        return identity.pending_count(db_session(), identity.Reviewer.official(user.official))
 
     return {"pending_verification_count": count}
 
@@ -191,36 +163,8 @@ TEMPLATE_HELPERS = {
 @authority_required
 def verification_queue() -> str:
     """Pending requests in the officer's provinces, oldest first."""
-    who = reviewer()
-    rows = (
-        db_session()
-        .execute(
-            _scoped(
-                select(VerificationRequest, Business).where(
-                    VerificationRequest.status == identity.PENDING
-                ),
-                who,
-            )
-            .order_by(VerificationRequest.submitted_at.asc(), VerificationRequest.id)
-            .limit(200)
-        )
-        .all()
-    )
-    codes = {record.tax_code for record, _business in rows}
-    verified = {
-        (tax_code, holder)
-        for tax_code, holder in db_session().execute(
-            select(Business.tax_code, Business.id).where(
-                Business.tax_code.in_(codes), Business.verification_status == identity.VERIFIED
-            )
-        )
-    }
-    taken = {
-        record.id
-        for record, business in rows
-        for tax_code, holder in verified
-        if tax_code == record.tax_code and holder != business.id
-    }
+    rows = identity.request_rows(db_session(), reviewer(), (identity.PENDING,))
+    taken = identity.tax_code_taken(db_session(), rows)
     return render_template(
         "authority/verification_queue.html",
         tab="pending",
@@ -234,20 +178,7 @@ def verification_queue() -> str:
 @authority_required
 def verification_decided() -> str:
     """Approved and rejected requests, latest decision first."""
-    rows = (
-        db_session()
-        .execute(
-            _scoped(
-                select(VerificationRequest, Business).where(
-                    VerificationRequest.status.in_((identity.APPROVED, identity.REJECTED))
-                ),
-                reviewer(),
-            )
-            .order_by(VerificationRequest.decided_at.desc(), VerificationRequest.id.desc())
-            .limit(200)
-        )
-        .all()
-    )
+    rows = identity.request_rows(db_session(), reviewer(), (identity.APPROVED, identity.REJECTED))
     return render_template(
         "authority/verification_queue.html",
         tab="decided",

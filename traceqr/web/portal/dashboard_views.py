@@ -10,6 +10,8 @@ from werkzeug.wrappers import Response
 from traceqr.domain.dates import VIETNAM_TZ
 from traceqr.domain.provinces import province
 from traceqr.services import dashboard as dashboard_service
+from traceqr.services import identity
+from traceqr.services.businesses import get_business
 from traceqr.services.jobs import recent_jobs
 from traceqr.web.context import db_session, now, state
 from traceqr.web.portal import blueprint
@@ -65,6 +67,8 @@ def dashboard() -> str:
         chart_height=CHART_HEIGHT,
         provinces=provinces,
         jobs=recent_jobs(db_session(), business_id()),
+        business=get_business(db_session(), business_id()),
+        verification_request=identity.latest_request(db_session(), business_id()),
     )
 
 
