@@ -118,6 +118,27 @@ def test_demo_prints_a_stamp_url_that_verifies_and_an_api_key(cli_env: dict[str,
     assert run(cli_env, "demo").stdout == first.stdout  # idempotent
     assert run(cli_env, "verify", lines["Demo stamp"]).exit_code == 0
     assert run(cli_env, "verify", lines["Demo stamp with a supply chain"]).exit_code == 0
+    # The demo's producers are verified; its stamp names the checked identity, and one
+    # business that signed up waits in the Department's queue with its certificate.
+    human = run(cli_env, "verify", lines["Demo stamp"]).stdout
+    assert "Nhà sản xuất đã xác minh: Hợp tác xã Gốm sứ Hưng Thịnh Bát Tràng" in human
+    from sqlalchemy import select
+
+    from traceqr.db import Database
+    from traceqr.models import VerificationRequest
+    from traceqr.services.uploads import private_folder, stored_private_upload
+
+    database = Database(cli_env["TRACEQR_DATABASE_URL"])
+    try:
+        with database.session() as session:
+            pending = session.scalars(select(VerificationRequest)).one()
+            assert pending.status == "pending" and pending.tax_code == "0100000010"
+    finally:
+        database.dispose()
+    uploads = Path(cli_env["TRACEQR_INSTANCE"]) / "uploads"
+    document = stored_private_upload(uploads, pending.registration_document)
+    assert document is not None and document.parent == private_folder(uploads)
+    assert document.read_bytes().startswith(b"%PDF")
 
 
 @pytest.fixture

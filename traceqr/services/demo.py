@@ -448,9 +448,14 @@ def load_demo(
             first_api_key = created.api_key
 
     chain_stamp_url = load_demo_chain(session, keystore, public_url, now)
-    from traceqr.services.demo_authority import INSPECTOR_EMAIL, load_demo_clusters
+    from traceqr.services.demo_authority import (
+        INSPECTOR_EMAIL,
+        load_demo_clusters,
+        load_demo_pending_request,
+    )
 
     authority_login = load_demo_clusters(session, keystore, now)
+    load_demo_pending_request(session, keystore, instance_path / "uploads", now)
     credentials = DemoCredentials(
         stamp_url=first_stamp_url or stamp_url(public_url, ""),
         api_key=first_api_key,

@@ -13,6 +13,7 @@ import random
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from importlib import resources
+from pathlib import Path
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -20,7 +21,7 @@ from sqlalchemy.orm import Session
 from traceqr.domain.stamp_format import encode_code, stamp_url
 from traceqr.keystore import KeyStore
 from traceqr.models import Batch, Business, Official, SigningKey
-from traceqr.services import catalog, inspection, issuance, shoppers, stamps
+from traceqr.services import catalog, identity, inspection, issuance, shoppers, stamps
 from traceqr.services.businesses import create_business
 from traceqr.services.clusters import import_register, link_businesses
 from traceqr.services.identity import Reviewer
@@ -205,6 +206,98 @@ def load_demo_clusters(session: Session, keystore: KeyStore, now: datetime) -> s
         now=now,
     )
     return AUTHORITY_EMAIL
+
+
+PENDING_BUSINESS = {
+    "name": "Gốm sứ Minh Phát",
+    "email": "minhphat@battrang.demo.traceqr.vn",
+    "legal_name": "Công ty TNHH Gốm sứ Minh Phát Bát Tràng",
+    "tax_code": "0100000010",
+    "address_street": "Số 12, đường Giang Cao",
+    "address_commune": "Xã Bát Tràng",
+    "legal_representative": "Lê Thị Minh",
+}
+
+
+def load_demo_pending_request(
+    session: Session, keystore: KeyStore, uploads: Path, now: datetime
+) -> int:
+    """A business that signed up and asked to be verified, waiting in the Department's
+    queue with the scan of its registration certificate (a made-up one). Returns its id."""
+    from traceqr.services.accounts import sign_up
+    from traceqr.services.demo import DEMO_PASSWORD
+    from traceqr.services.uploads import private_folder, store_document
+
+    spec = PENDING_BUSINESS
+    made = sign_up(
+        session,
+        keystore,
+        business_name=spec["name"],
+        email=spec["email"],
+        password=DEMO_PASSWORD,
+        name=spec["legal_representative"],
+        now=now - timedelta(days=2),
+    )
+    document = store_document(
+        _certificate_pdf(spec),
+        private_folder(uploads),
+        field="registration",
+        max_bytes=10 * 1024 * 1024,
+    )
+    identity.submit_request(
+        session,
+        made.business.id,
+        {
+            "name": spec["name"],
+            "legal_name": spec["legal_name"],
+            "tax_code": spec["tax_code"],
+            "address_street": spec["address_street"],
+            "address_commune": spec["address_commune"],
+            "province_code": "ha-noi",
+            "legal_representative": spec["legal_representative"],
+        },
+        identity.RequestDocuments(registration=document.filename),
+        user_id=made.owner.id,
+        now=now - timedelta(days=1),
+    )
+    return made.business.id
+
+
+def _certificate_pdf(spec: dict[str, str]) -> bytes:
+    """A one-page mock of a business registration certificate, marked as a demo."""
+    import io
+
+    from reportlab.lib.pagesizes import A4
+    from reportlab.pdfbase import pdfmetrics
+    from reportlab.pdfbase.ttfonts import TTFont
+    from reportlab.pdfgen import canvas
+
+    font = resources.files("traceqr.data").joinpath("fonts/DejaVuSans.ttf")
+    with resources.as_file(font) as path:
+        pdfmetrics.registerFont(TTFont("DejaVuSans", str(path)))
+    out = io.BytesIO()
+    page = canvas.Canvas(out, pagesize=A4)
+    page.setFont("DejaVuSans", 13)
+    lines = [
+        "CỘNG HÒA XÃ HỘI CHỦ NGHĨA VIỆT NAM",
+        "Độc lập - Tự do - Hạnh phúc",
+        "",
+        "GIẤY CHỨNG NHẬN ĐĂNG KÝ DOANH NGHIỆP",
+        "CÔNG TY TRÁCH NHIỆM HỮU HẠN (bản mẫu, dữ liệu demo)",
+        "",
+        f"Mã số doanh nghiệp: {spec['tax_code']}",
+        f"Tên công ty: {spec['legal_name']}",
+        f"Địa chỉ trụ sở chính: {spec['address_street']}, {spec['address_commune']}, "
+        "Thành phố Hà Nội",
+        f"Người đại diện theo pháp luật: {spec['legal_representative']}",
+    ]
+    y = 780.0
+    for line in lines:
+        page.drawString(60, y, line)
+        y -= 24
+    page.showPage()
+    page.save()
+    return out.getvalue()
 
 
 def simulate_cluster_checks(
