@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from flask import Flask
+from flask import Flask, request
 from flask_compress import Compress
 from flask_wtf.csrf import CSRFProtect
 from werkzeug.middleware.proxy_fix import ProxyFix
@@ -48,6 +48,15 @@ def init_web(app: Flask) -> None:
     app.register_blueprint(transparency.blueprint)
     set_actor_resolver(request_actor)  # the audit log's "who" for each request
     portal.init_app(app)
+
+    @app.before_request
+    def room_for_two_certificates() -> None:
+        """A verification request carries two documents of up to max_upload_bytes each;
+        every other request keeps the app's smaller limit. Runs before the CSRF check,
+        which is the first to read a form."""
+        if request.endpoint == "portal.verification":
+            request.max_content_length = 2 * state.settings.max_upload_bytes + 1024 * 1024
+
     csrf = CSRFProtect(app)
     csrf.exempt(api.blueprint)  # the API authenticates every call with a bearer key
     ratelimit.init_app(app, state.settings)
