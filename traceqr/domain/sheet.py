@@ -806,7 +806,7 @@ def _paint_in_processes(
     pool.shutdown()
 
 
-_PDFIUM = threading.Lock()  # PDFium is not thread-safe
+PDFIUM_LOCK = threading.Lock()  # PDFium is not thread-safe: every caller in the process takes it
 
 
 def render_preview_png(
@@ -829,7 +829,7 @@ def render_preview_png(
     render_sheet(
         islice(stamps, layout.per_page), pdf, layout, footer=footer, side_text=side_text, logo=logo
     )
-    with _PDFIUM:
+    with PDFIUM_LOCK:
         document = pypdfium2.PdfDocument(pdf.getvalue())
         try:
             page = document[0]

@@ -158,7 +158,7 @@ def _remade_pdf(data: bytes, field: str) -> tuple[bytes, int]:
     from reportlab.lib.utils import ImageReader
     from reportlab.pdfgen.canvas import Canvas
 
-    from traceqr.domain.sheet import _PDFIUM  # PDFium is not thread-safe: one lock for all
+    from traceqr.domain.sheet import PDFIUM_LOCK  # one lock for every PDFium call
 
     unreadable = ValidationError(N_("the PDF is damaged: TraceQR cannot read it"), field=field)
     out = io.BytesIO()
@@ -167,7 +167,7 @@ def _remade_pdf(data: bytes, field: str) -> tuple[bytes, int]:
     canvas.setAuthor("")
     canvas.setCreator("TraceQR")
     canvas.setProducer("TraceQR")
-    with _PDFIUM:
+    with PDFIUM_LOCK:
         try:
             document = pypdfium2.PdfDocument(data)
         except pypdfium2.PdfiumError as exc:
@@ -277,9 +277,9 @@ def document_page_count(path: Path) -> int:
         return 1
     import pypdfium2
 
-    from traceqr.domain.sheet import _PDFIUM
+    from traceqr.domain.sheet import PDFIUM_LOCK
 
-    with _PDFIUM:
+    with PDFIUM_LOCK:
         document = pypdfium2.PdfDocument(path)
         try:
             return len(document)
@@ -293,9 +293,9 @@ def document_page_jpeg(path: Path, page_number: int, dpi: int = 100) -> bytes | 
     PDFs of page images (:func:`store_document`)."""
     import pypdfium2
 
-    from traceqr.domain.sheet import _PDFIUM
+    from traceqr.domain.sheet import PDFIUM_LOCK
 
-    with _PDFIUM:
+    with PDFIUM_LOCK:
         document = pypdfium2.PdfDocument(path)
         try:
             if not 1 <= page_number <= len(document):
