@@ -103,9 +103,7 @@ def test_the_impostor_gets_test_stamps_never_genuine_under_the_copied_name(
     assert certified.key.producer is None
 
 
-def test_the_real_producers_stamps_name_its_checked_identity(
-    app: Flask, real: NewBusiness
-) -> None:
+def test_the_real_producers_stamps_name_its_checked_identity(app: Flask, real: NewBusiness) -> None:
     api = Api(app.test_client(), real.api_key or "")
     batch = api.batch()
     issued = api.issue(batch["id"], 1)
@@ -135,9 +133,7 @@ def test_the_real_producers_stamps_name_its_checked_identity(
 
     jwks = app.test_client().get("/.well-known/jwks.json").get_json()
     roots = parse_roots(jwks["traceqr_root"])
-    certified = check_certificate(
-        next(k for k in jwks["keys"] if k["kid"] == issued["kid"]), roots
-    )
+    certified = check_certificate(next(k for k in jwks["keys"] if k["kid"] == issued["kid"]), roots)
     assert certified.claims["v"] == 2 and certified.claims["purpose"] == "live"
     assert certified.key.producer == {
         "legal_name": REAL["legal_name"],
@@ -264,9 +260,7 @@ def test_two_concurrent_approvals_of_one_tax_code_one_wins(
 
     def approve_first() -> None:
         with state.database.sessions() as session:
-            identity.approve(
-                session, state.keystore, requests[0], Reviewer.operator("one"), now
-            )
+            identity.approve(session, state.keystore, requests[0], Reviewer.operator("one"), now)
             first_flushed.set()
             # Hold the transaction open while the second reviewer tries.
             threading.Event().wait(0.5)
@@ -335,3 +329,28 @@ def test_a_withdrawn_verification_invalidates_later_stamps_only(
     assert api.issue(batch["id"], 1)["test"] is True
     with state.database.session() as session:
         assert identity.verified_holder(session, REAL["tax_code"]) is None
+
+
+def test_a_sheet_of_test_stamps_says_so_on_every_stamp_and_page(
+    app: Flask, make_business: Any
+) -> None:
+    import io
+
+    from pypdf import PdfReader
+
+    from tests.sheet_reading import read_sheet
+    from traceqr.domain.sheet import SheetLayout
+
+    signed_up: NewBusiness = make_business(verified=False)
+    api = Api(app.test_client(), signed_up.api_key or "")
+    batch = api.batch()
+    api.issue(batch["id"], 3)
+    response = api.get(f"/batches/{batch['id']}/sheet.pdf")
+    assert response.status_code == 200
+    pdf = response.get_data()
+    text = "".join(page.extract_text() for page in PdfReader(io.BytesIO(pdf)).pages)
+    assert text.count("TEM THU ") >= 3 + 1  # each stamp, and the page's footer
+    assert "KHONG DUNG CHO SAN PHAM" in text
+    # The QRs still read as the stamps' URLs.
+    decoded = [cell[0] for cell in read_sheet(pdf, SheetLayout()) if cell]
+    assert sorted(decoded) == sorted(url.upper() for url in api.stamp_urls(batch["id"]))
