@@ -226,7 +226,12 @@ def test_a_background_job_killed_with_its_server_fails_visibly_and_leaves_nothin
         again = start_job(restarted, batch_id, 3000, api_key)
         finished = wait_job_done(restarted, again, api_key)
         assert finished["status"] == "done", finished
-        assert finished["result"] == {"count": 3000, "first_seq": 1, "last_seq": 3000, "test": False}
+        assert finished["result"] == {
+            "count": 3000,
+            "first_seq": 1,
+            "last_seq": 3000,
+            "test": False,
+        }
     finally:
         restarted.stop()
     assert batch_state(probe, batch_id) == (3000, 3000, 3000)
@@ -284,7 +289,12 @@ def test_a_queue_worker_killed_mid_job_leaves_nothing_and_the_job_fails(
         assert worker.popen.wait(timeout=300) == 0, worker.log()
         finished = job_status(server, again, api_key)
         assert finished["status"] == "done", (finished, worker.log())
-        assert finished["result"] == {"count": 3000, "first_seq": 1, "last_seq": 3000, "test": False}
+        assert finished["result"] == {
+            "count": 3000,
+            "first_seq": 1,
+            "last_seq": 3000,
+            "test": False,
+        }
         # The killed job is never taken up again, even if the queue hands it out once more.
         with probe.session() as session:
             killed = session.get(Job, job_id)

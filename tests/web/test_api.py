@@ -361,7 +361,12 @@ def test_a_large_issuance_runs_as_a_job_the_api_polls(api: Api, other_api: Api, 
     state.jobs.wait(job["id"])
     finished = api.get(f"/jobs/{job['id']}").get_json()
     assert finished["status"] == "done"
-    assert finished["result"] == {"count": 20_000, "first_seq": 1, "last_seq": 20_000, "test": False}
+    assert finished["result"] == {
+        "count": 20_000,
+        "first_seq": 1,
+        "last_seq": 20_000,
+        "test": False,
+    }
     assert api.get(f"/batches/{batch['id']}").get_json()["stamps"]["total"] == 20_000
     assert other_api.get(f"/jobs/{job['id']}").status_code == 404
 

@@ -179,17 +179,19 @@ def test_a_request_for_a_verified_tax_code_is_refused_and_flagged(
     )
     now = datetime.now(UTC)
     with state.database.session() as session:
-        with pytest.raises(identity.IdentityConflict) as refused:
-            with identity.flagging_conflicts(session, now):
-                identity.submit_request(
-                    session,
-                    clone.business.id,
-                    {k: v for k, v in REAL.items() if k not in ("cluster_name", "phone")}
-                    | {"legal_representative": "Nguyễn Văn A"},
-                    identity.RequestDocuments(registration="a" * 32 + ".pdf"),
-                    user_id=None,
-                    now=now,
-                )
+        with (
+            pytest.raises(identity.IdentityConflict) as refused,
+            identity.flagging_conflicts(session, now),
+        ):
+            identity.submit_request(
+                session,
+                clone.business.id,
+                {k: v for k, v in REAL.items() if k not in ("cluster_name", "phone")}
+                | {"legal_representative": "Nguyễn Văn A"},
+                identity.RequestDocuments(registration="a" * 32 + ".pdf"),
+                user_id=None,
+                now=now,
+            )
         assert refused.value.field == "tax_code"
         assert session.scalar(select(func.count()).select_from(VerificationRequest)) == 0
         alert = session.scalars(select(IdentityAlert)).one()
