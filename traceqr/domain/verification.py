@@ -172,15 +172,21 @@ def rule_key_not_compromised(facts: ScanFacts, policy: Policy) -> Finding | None
     compromised_at = facts.key_compromised_at
     if compromised_at is None or not facts.signature_valid:
         return None
-    record = facts.record
-    if (
-        record is None
-        or not record.kid_matches
-        or record.issued_at is None
-        or record.issued_at >= compromised_at
-    ):
+    if not _recorded_before(facts, compromised_at):
         return Finding(Status.INVALID, Reason.KEY_COMPROMISED)
     return None
+
+
+def _recorded_before(facts: ScanFacts, since: datetime) -> bool:
+    """Whether the registry shows this very stamp signed before ``since``. Fail-closed:
+    no record, another key's record or an unknown issue time say no."""
+    record = facts.record
+    return (
+        record is not None
+        and record.kid_matches
+        and record.issued_at is not None
+        and record.issued_at < since
+    )
 
 
 def rule_producer_still_verified(facts: ScanFacts, policy: Policy) -> Finding | None:
@@ -191,13 +197,7 @@ def rule_producer_still_verified(facts: ScanFacts, policy: Policy) -> Finding | 
     withdrawn_at = facts.key_withdrawn_at
     if withdrawn_at is None or not facts.signature_valid:
         return None
-    record = facts.record
-    if (
-        record is None
-        or not record.kid_matches
-        or record.issued_at is None
-        or record.issued_at >= withdrawn_at
-    ):
+    if not _recorded_before(facts, withdrawn_at):
         return Finding(Status.INVALID, Reason.VERIFICATION_WITHDRAWN)
     return Finding(Status.GENUINE, Reason.PRODUCER_WITHDRAWN)
 

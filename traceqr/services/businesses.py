@@ -135,14 +135,7 @@ def create_business(
                 N_("GS1 company prefixes are recorded when a business is verified"),
                 field="gs1_prefixes",
             )
-        signing_key = create_signing_key(session, keystore, business.id, now, purpose=PURPOSE_TEST)
-        audit.record(
-            session,
-            "key.create",
-            f"business:{business.id}",
-            {"kid": signing_key.kid.hex(), "purpose": PURPOSE_TEST},
-            now=now,
-        )
+        signing_key = add_signing_key(session, keystore, business.id, now, PURPOSE_TEST)
     api_key = create_api_key(session, business.id, "default", now)[1] if with_api_key else None
     session.flush()
     return NewBusiness(business, owner, signing_key, api_key)
@@ -242,6 +235,21 @@ def create_signing_key(
     return key
 
 
+def add_signing_key(
+    session: Session, keystore: KeyStore, business_id: int, now: datetime, purpose: str
+) -> SigningKey:
+    """A new active key of ``purpose`` for the business, written to the audit log."""
+    key = create_signing_key(session, keystore, business_id, now, purpose=purpose)
+    audit.record(
+        session,
+        "key.create",
+        f"business:{business_id}",
+        {"kid": key.kid.hex(), "purpose": purpose},
+        now=now,
+    )
+    return key
+
+
 def active_signing_key(session: Session, business_id: int, purpose: str) -> SigningKey:
     key = session.scalar(
         select(SigningKey)
@@ -270,15 +278,7 @@ def issuing_key(
     except NotFound:
         if purpose != PURPOSE_TEST:
             raise
-    key = create_signing_key(session, keystore, business_id, now, purpose=PURPOSE_TEST)
-    audit.record(
-        session,
-        "key.create",
-        f"business:{business_id}",
-        {"kid": key.kid.hex(), "purpose": PURPOSE_TEST},
-        now=now,
-    )
-    return key
+    return add_signing_key(session, keystore, business_id, now, PURPOSE_TEST)
 
 
 def rotate_signing_key(
@@ -325,14 +325,7 @@ def ensure_signing_keys(session: Session, keystore: KeyStore, now: datetime) -> 
             )
         )
         if has_key is None:
-            key = create_signing_key(session, keystore, business.id, now, purpose=purpose)
-            audit.record(
-                session,
-                "key.create",
-                f"business:{business.id}",
-                {"kid": key.kid.hex(), "purpose": purpose},
-                now=now,
-            )
+            add_signing_key(session, keystore, business.id, now, purpose)
             created += 1
     return created
 

@@ -48,7 +48,7 @@ from traceqr.models import (
     VerificationRequest,
 )
 from traceqr.services import audit
-from traceqr.services.validation import clean_text, required_text
+from traceqr.services.validation import clean_since, clean_text, required_text
 
 UNVERIFIED = "unverified"
 VERIFIED = "verified"
@@ -356,17 +356,7 @@ def submit_request(
             tax_code=identity["tax_code"],
         )
     for prefix in identity["gs1_prefixes"]:
-        owner = _prefix_owner(session, prefix)
-        if owner is not None and owner != business.id:
-            raise IdentityConflict(
-                N_("the GS1 company prefix %(prefix)s is recorded for another business"),
-                field="gs1_prefixes",
-                kind=ALERT_PREFIX_TAKEN,
-                business_id=business.id,
-                other_business_id=owner,
-                detail=prefix,
-                prefix=prefix,
-            )
+        _refuse_anothers_prefix(session, business.id, prefix)
     for earlier in session.scalars(
         select(VerificationRequest).where(
             VerificationRequest.business_id == business.id,
@@ -573,18 +563,35 @@ def describe_request(session: Session, request: VerificationRequest) -> QueueIte
         business=business,
         lookalikes=lookalikes(session, request),
         cluster=session.get(Cluster, business.cluster_id) if business.cluster_id else None,
-        alerts=list(
-            session.scalars(
-                select(IdentityAlert)
-                .where(
-                    (IdentityAlert.business_id == business.id)
-                    | (IdentityAlert.other_business_id == business.id)
-                )
-                .order_by(IdentityAlert.id.desc())
-                .limit(20)
-            )
-        ),
+        alerts=alerts_about(session, business.id),
         tax_code_holder=holder if holder != business.id else None,
+    )
+
+
+def alerts_about(session: Session, business_id: int, limit: int = 20) -> list[IdentityAlert]:
+    """Alerts of claims this business made, or others made on its identity, newest first."""
+    return list(
+        session.scalars(
+            select(IdentityAlert)
+            .where(
+                (IdentityAlert.business_id == business_id)
+                | (IdentityAlert.other_business_id == business_id)
+            )
+            .order_by(IdentityAlert.id.desc())
+            .limit(limit)
+        )
+    )
+
+
+def requests_of(session: Session, business_id: int, limit: int = 50) -> list[VerificationRequest]:
+    """A business's verification requests, newest first."""
+    return list(
+        session.scalars(
+            select(VerificationRequest)
+            .where(VerificationRequest.business_id == business_id)
+            .order_by(VerificationRequest.id.desc())
+            .limit(limit)
+        )
     )
 
 
@@ -791,14 +798,7 @@ def withdraw(
         raise NotFound(N_("business %(id)s not found"), id=business_id)
     if not is_verified(business):
         raise Conflict(N_("business %(id)s is not verified"), id=business.id)
-    if at.tzinfo is None:
-        raise ValidationError(
-            N_("give the time with its offset, e.g. 2026-11-20T08:00+07:00"), field="at"
-        )
-    if at > now:
-        raise ValidationError(
-            N_("a withdrawal takes effect from a time that has passed"), field="at"
-        )
+    clean_since(at, now, N_("a withdrawal takes effect from a time that has passed"))
     clean_reason = clean_text(reason, "reason", max_length=1000, multiline=True)
     if not clean_reason:
         raise ValidationError(N_("say why the verification is withdrawn"), field="reason")
@@ -874,11 +874,11 @@ def _prefix_owner(session: Session, prefix: str) -> int | None:
     return None
 
 
-def record_prefix(session: Session, business_id: int, prefix: str, now: datetime) -> None:
+def _refuse_anothers_prefix(session: Session, business_id: int, prefix: str) -> int | None:
+    """The business the prefix (or one overlapping it) is recorded for, unless that is
+    another business: then the claim is refused."""
     owner = _prefix_owner(session, prefix)
-    if owner == business_id:
-        return
-    if owner is not None:
+    if owner is not None and owner != business_id:
         raise IdentityConflict(
             N_("the GS1 company prefix %(prefix)s is recorded for another business"),
             field="gs1_prefixes",
@@ -888,6 +888,12 @@ def record_prefix(session: Session, business_id: int, prefix: str, now: datetime
             detail=prefix,
             prefix=prefix,
         )
+    return owner
+
+
+def record_prefix(session: Session, business_id: int, prefix: str, now: datetime) -> None:
+    if _refuse_anothers_prefix(session, business_id, prefix) == business_id:
+        return
     session.add(Gs1Prefix(prefix=prefix, business_id=business_id, recorded_at=now))
     session.flush()
 

@@ -28,7 +28,7 @@ from traceqr.keystore import KeyStore
 from traceqr.models import Business, ServiceKey, SigningKey
 from traceqr.services import audit
 from traceqr.services.service_keys import ROOT, ensure_service_key
-from traceqr.services.validation import clean_text
+from traceqr.services.validation import clean_since, clean_text
 
 
 def root_key(session: Session, keystore: KeyStore, now: datetime) -> ServiceKey:
@@ -191,14 +191,7 @@ def compromise_key(
         raise ValidationError(
             N_("%(kid)s is not a key id (8 hex digits)"), field="kid", kid=kid
         ) from exc
-    if at.tzinfo is None:
-        raise ValidationError(
-            N_("give the time with its offset, e.g. 2026-11-20T08:00+07:00"), field="at"
-        )
-    if at > now:
-        raise ValidationError(
-            N_("a compromise is declared from a time that has passed"), field="at"
-        )
+    clean_since(at, now, N_("a compromise is declared from a time that has passed"))
     clean_reason = clean_text(reason, "reason", max_length=500, multiline=True)
     if not clean_reason:
         raise ValidationError(N_("say why the key is compromised"), field="reason")

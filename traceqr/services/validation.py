@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from datetime import date
+from datetime import date, datetime
 from typing import Any
 
 from traceqr.domain.dates import parse_label_date
@@ -132,3 +132,15 @@ def clean_positive_int(
             maximum=maximum,
         )
     return value
+
+
+def clean_since(at: datetime, now: datetime, future_template: str) -> datetime:
+    """A time from which something takes effect (a key's compromise, a verification's
+    withdrawal): with its offset, and not in the future (``future_template`` says so)."""
+    if at.tzinfo is None:
+        raise ValidationError(
+            N_("give the time with its offset, e.g. 2026-11-20T08:00+07:00"), field="at"
+        )
+    if at > now:
+        raise ValidationError(future_template, field="at")
+    return at

@@ -23,7 +23,6 @@ from traceqr.errors import N_, NotFound, ValidationError
 from traceqr.models import (
     Business,
     Cluster,
-    IdentityAlert,
     Official,
     User,
     VerificationRequest,
@@ -407,21 +406,8 @@ def _business(business_id: int) -> Business:
 
 def _business_page(business: Business, form: WithdrawForm | None = None) -> str:
     session = db_session()
-    requests = session.scalars(
-        select(VerificationRequest)
-        .where(VerificationRequest.business_id == business.id)
-        .order_by(VerificationRequest.id.desc())
-        .limit(50)
-    ).all()
-    alerts = session.scalars(
-        select(IdentityAlert)
-        .where(
-            (IdentityAlert.business_id == business.id)
-            | (IdentityAlert.other_business_id == business.id)
-        )
-        .order_by(IdentityAlert.id.desc())
-        .limit(20)
-    ).all()
+    requests = identity.requests_of(session, business.id)
+    alerts = identity.alerts_about(session, business.id)
     return render_template(
         "authority/verification_business.html",
         business=business,
