@@ -5,6 +5,20 @@ Each rule is a small named function that looks at the facts of one scan and retu
 composition: the finding whose status comes first in :data:`STATUS_PRECEDENCE` wins, and
 every finding's reason is reported so the page can explain all of them. An empty rule set
 is an error, never a pass.
+
+The copy rules look for independent witnesses, never for one client's own story:
+
+- Two checks make an impossible-travel pair only when their client hashes differ: a
+  client's own positions are self-reported and prove nothing about copies, and a client
+  whose own positions are impossible is no witness for any pair. A check with no
+  client hash (no address known: the CLI, imports) is never half of a pair either, since
+  nothing shows it came from someone else.
+- A client's repeated checks of one stamp within :data:`REPEAT_WINDOW` of its previous
+  check count once for the rules that count checks (the scan count, the checks after a
+  claim). A check with no client hash always counts. ``scans.count`` in the API stays
+  the number of verifications; the service keeps the stamp's count of checks that counted
+  (``stamps.independent_checks``) from :meth:`ScanFacts.counts_for_copy_rules`.
+- Distinct clients are distinct client hashes: one client is one, however often it checks.
 """
 
 from __future__ import annotations
@@ -17,6 +31,9 @@ from enum import StrEnum
 
 from traceqr.domain.dates import VIETNAM_TZ
 from traceqr.domain.places import Place
+
+# A client's checks of one stamp this close to its previous one are one look, not another.
+REPEAT_WINDOW = timedelta(minutes=10)
 
 
 class Status(StrEnum):
@@ -99,6 +116,9 @@ class StampRecord:
     claimed_by: bytes | None = None
     flagged: bool = False
     issued_at: datetime | None = None  # when it was signed (an upper bound for old stamps)
+    # Earlier checks that counted for the copy rules (a client's repeats within
+    # REPEAT_WINDOW counted once), this one excluded; None: not known, scan_count is used.
+    independent_checks: int | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -124,6 +144,45 @@ class ScanFacts:
         if not self.is_check:
             return earlier
         return [PastScan(self.now, self.place, self.client), *earlier]
+
+    def counts_for_copy_rules(self) -> bool:
+        """Whether this check is a new one for the copy rules: not a look at the record, and
+        not its client's repeat within REPEAT_WINDOW of that client's previous check."""
+        if not self.is_check:
+            return False
+        if self.client is None or self.record is None:
+            return True
+        return not any(
+            scan.client == self.client and self.now - scan.at < REPEAT_WINDOW
+            for scan in self.record.recent
+        )
+
+    def copy_check_count(self) -> int:
+        """The stamp's checks as the scan-count rule counts them, this one included."""
+        record = self.record
+        if record is None:
+            return 0
+        if record.independent_checks is None:
+            return record.scan_count
+        return record.independent_checks + (1 if self.counts_for_copy_rules() else 0)
+
+
+def independent(checks: Sequence[PastScan], window: timedelta = REPEAT_WINDOW) -> list[PastScan]:
+    """The checks (newest first) that count for the copy rules: a check whose client also
+    checked within ``window`` before it is a repeat and is left out; a check with no
+    client hash always counts."""
+    last_seen: dict[bytes, datetime] = {}
+    kept: list[PastScan] = []
+    for scan in reversed(checks):
+        if scan.client is None:
+            kept.append(scan)
+            continue
+        previous = last_seen.get(scan.client)
+        if previous is None or scan.at - previous >= window:
+            kept.append(scan)
+        last_seen[scan.client] = scan.at
+    kept.reverse()
+    return kept
 
 
 @dataclass(frozen=True, slots=True)
@@ -239,28 +298,49 @@ def rule_active(facts: ScanFacts, policy: Policy) -> Finding | None:
 
 
 def rule_scan_count(facts: ScanFacts, policy: Policy) -> Finding | None:
-    if facts.record is not None and facts.record.scan_count > policy.max_scans:
+    """Checked far too often: a client's repeats within REPEAT_WINDOW count once."""
+    if facts.record is not None and facts.copy_check_count() > policy.max_scans:
         return Finding(Status.SUSPICIOUS, Reason.SCAN_COUNT_HIGH)
     return None
 
 
 def rule_plausible_travel(facts: ScanFacts, policy: Policy) -> Finding | None:
-    """Two checks too far apart for the time between them: one stamp, two places."""
+    """Two checks by different clients too far apart for the time between them: one
+    stamp, two places. Each located check is paired with the nearest earlier located check
+    of another client; a client's own positions never make a pair, and a client whose own
+    positions contradict each other is no witness at all."""
     if facts.record is None:
         return None
-    located = [scan for scan in facts.timeline() if scan.place is not None]
-    for newer, older in itertools.pairwise(located):
-        distance = newer.place.km_to(older.place)  # type: ignore[union-attr]
-        if distance < policy.min_distance_km:
-            continue
-        hours = max((newer.at - older.at) / timedelta(hours=1), 1 / 60)
-        if distance / hours > policy.max_speed_kmh:
+    located = [
+        scan for scan in facts.timeline() if scan.place is not None and scan.client is not None
+    ]
+    by_client: dict[bytes | None, list[PastScan]] = {}
+    for scan in located:
+        by_client.setdefault(scan.client, []).append(scan)
+    unreliable = {
+        client
+        for client, own in by_client.items()
+        if any(_too_fast(newer, older, policy) for newer, older in itertools.pairwise(own))
+    }
+    witnesses = [scan for scan in located if scan.client not in unreliable]
+    for i, newer in enumerate(witnesses):
+        older = next((s for s in witnesses[i + 1 :] if s.client != newer.client), None)
+        if older is not None and _too_fast(newer, older, policy):
             return Finding(Status.SUSPICIOUS, Reason.IMPOSSIBLE_TRAVEL)
     return None
 
 
+def _too_fast(newer: PastScan, older: PastScan, policy: Policy) -> bool:
+    distance = newer.place.km_to(older.place)  # type: ignore[union-attr]
+    if distance < policy.min_distance_km:
+        return False
+    hours = max((newer.at - older.at) / timedelta(hours=1), 1 / 60)
+    return distance / hours > policy.max_speed_kmh
+
+
 def rule_few_clients(facts: ScanFacts, policy: Policy) -> Finding | None:
-    """A product in one buyer's hands is checked from few devices and networks."""
+    """A product in one buyer's hands is checked from few devices and networks: distinct
+    client hashes, so one client is one however often it checks."""
     if facts.record is None:
         return None
     clients = {scan.client for scan in facts.timeline() if scan.client is not None}
@@ -270,13 +350,14 @@ def rule_few_clients(facts: ScanFacts, policy: Policy) -> Finding | None:
 
 
 def rule_not_claimed_elsewhere(facts: ScanFacts, policy: Policy) -> Finding | None:
-    """After the first buyer claimed the stamp with its PIN, others keep checking it."""
+    """After the first buyer claimed the stamp with its PIN, others keep checking it (a
+    client's repeats within REPEAT_WINDOW count once)."""
     record = facts.record
     if record is None or record.claimed_at is None:
         return None
     others = [
         scan
-        for scan in facts.timeline()
+        for scan in independent(facts.timeline())
         if scan.at > record.claimed_at and (scan.client is None or scan.client != record.claimed_by)
     ]
     if len(others) > policy.after_claim_allowance:

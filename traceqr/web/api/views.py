@@ -77,10 +77,17 @@ def parse_body(model: type[M], *, optional: bool = False) -> M:
         if optional:
             return model()
         raise ValidationError("the request needs a JSON object body")
-    data = request.get_json(force=True, silent=True)
+    too_deep = ValidationError("the JSON body is nested too deeply")
+    try:
+        data = request.get_json(force=True, silent=True)
+    except RecursionError as exc:  # thousands of nested brackets: refused, not a 500
+        raise too_deep from exc
     if not isinstance(data, dict):
         raise ValidationError("the body is not a JSON object")
-    return model.model_validate(data)
+    try:
+        return model.model_validate(data)
+    except RecursionError as exc:
+        raise too_deep from exc
 
 
 def created(payload: dict[str, Any], location: str) -> tuple[Response, int]:

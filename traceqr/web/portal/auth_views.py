@@ -35,8 +35,16 @@ def links() -> accounts.LinkSigner:
 
 
 def safe_next(target: str | None, area: str = "/portal", fallback: str = "portal.dashboard") -> str:
-    """Only paths inside ``area``: never an open redirect."""
-    if target and target.startswith(area) and not urlsplit(target).netloc and "\\" not in target:
+    """Only paths inside ``area``: never an open redirect. A control character (CR or LF
+    would split the Location header) or a backslash makes the target unsafe: the default
+    page instead."""
+    if (
+        target
+        and target.startswith(area)
+        and "\\" not in target
+        and not any(ord(ch) < 0x20 or 0x7F <= ord(ch) <= 0x9F for ch in target)
+        and not urlsplit(target).netloc
+    ):
         return target
     return url_for(fallback)
 
