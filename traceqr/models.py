@@ -397,6 +397,12 @@ class Stamp(Base):
     revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     revoke_reason: Mapped[str | None] = mapped_column(Text)
     scan_count: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    independent_checks: Mapped[int] = mapped_column(
+        Integer,
+        default=0,
+        server_default="0",
+        comment="checks the copy rules count: a client's repeats within 10 minutes once",
+    )
     first_scan_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     last_scan_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     pin_hash: Mapped[bytes | None] = mapped_column(
@@ -462,6 +468,11 @@ class Scan(Base):
         LargeBinary(16), comment="keyed hash of the client address, never the address"
     )
     device: Mapped[str | None] = mapped_column(String(16), comment="coarse device family")
+    claimed_business_id: Mapped[int | None] = mapped_column(
+        ForeignKey("businesses.id"),
+        comment="a forged code (bad signature): the business its key id names; "
+        "business_id stays empty, it is not that business's check",
+    )
 
 
 class ProductImage(Base):
@@ -531,6 +542,21 @@ class ScanDaily(Base):
     business_id: Mapped[int] = mapped_column(ForeignKey("businesses.id"), primary_key=True)
     day: Mapped[date] = mapped_column(Date, primary_key=True)
     status: Mapped[str] = mapped_column(String(16), primary_key=True)
+    province_code: Mapped[str] = mapped_column(
+        String(40), primary_key=True, comment="empty when the shopper gave no place"
+    )
+    count: Mapped[int] = mapped_column(Integer)
+
+
+class ForgedDaily(Base):
+    """Forged codes (a bad signature) naming a business's key id, per day (Vietnam time)
+    and province. Kept apart from scan_daily: they are not that business's checks, and
+    never count in its figures or in its area's counterfeit hot spots."""
+
+    __tablename__ = "forged_daily"
+
+    business_id: Mapped[int] = mapped_column(ForeignKey("businesses.id"), primary_key=True)
+    day: Mapped[date] = mapped_column(Date, primary_key=True)
     province_code: Mapped[str] = mapped_column(
         String(40), primary_key=True, comment="empty when the shopper gave no place"
     )
