@@ -39,6 +39,8 @@ class Settings:
     # PIN attempts on one stamp, from any number of clients (pin_rate_limit is per client).
     pin_stamp_rate_limit: str = "10 per hour; 30 per day"
     rate_limit_prefix: str = "traceqr"  # key prefix in the rate-limit store (shared Redis)
+    # A sign-in lasts this long however busy it is (a working day); then sign in again.
+    session_lifetime_hours: int = 12
     max_stamps_per_request: int = 100_000
     smtp_url: str | None = None
     scan_retention_days: int = 180  # then a check keeps its verdict and province, not its client
@@ -95,6 +97,16 @@ def _rate_limit_settings(env: dict[str, str]) -> dict[str, str]:
     if prefix:
         found["rate_limit_prefix"] = prefix
     return found
+
+
+def _session_settings(env: dict[str, str]) -> dict[str, Any]:
+    """``TRACEQR_SESSION_LIFETIME_HOURS``: 1 to 24 (a session is one working day at most)."""
+    value = env.get("TRACEQR_SESSION_LIFETIME_HOURS", "").strip()
+    if not value:
+        return {}
+    if not value.isdigit() or not 1 <= int(value) <= 24:
+        raise ConfigError(f"TRACEQR_SESSION_LIFETIME_HOURS must be 1 to 24 hours, not {value!r}")
+    return {"session_lifetime_hours": int(value)}
 
 
 def read_or_create_secret(path: Path, make: Any) -> str:
@@ -191,7 +203,7 @@ def load_settings(
         queue_url=env.get("TRACEQR_QUEUE_URL") or None,
         queue_name=env.get("TRACEQR_QUEUE_NAME") or "traceqr",
     )
-    settings = replace(settings, **_rate_limit_settings(env))
+    settings = replace(settings, **_rate_limit_settings(env), **_session_settings(env))
     known = {f for f in Settings.__dataclass_fields__}
     direct = {k: v for k, v in overrides.items() if k in known}
     extra = {k: v for k, v in overrides.items() if k not in known}

@@ -202,6 +202,7 @@ def sign_in_official(app: Flask, client: FlaskClient, role: str) -> None:
         identifier = _create_identifier()
     with client.session_transaction() as flask_session:
         flask_session.update(_user_id=session_id, _fresh=True, _id=identifier)
+        flask_session["_signed_in_at"] = int(datetime.now(UTC).timestamp())
 
 
 def test_authority_officers_download_the_log_and_others_cannot(

@@ -87,6 +87,13 @@ def session_id(user: User) -> str:
     return f"{user.id}:{user.session_version}"
 
 
+def sign_out(user: User) -> None:
+    """End every session of this user: a copy of the cookie saved anywhere (another
+    browser, a shared computer) names the old version and no longer signs anyone in.
+    Links sent by e-mail before it end too: the owner asks for a new one."""
+    user.session_version += 1
+
+
 # --- signed links --------------------------------------------------------------------------
 
 

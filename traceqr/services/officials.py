@@ -86,6 +86,11 @@ def load_session_official(session: Session, session_id: str) -> Official | None:
     return official if official.session_version == int(version) else None
 
 
+def sign_out(official: Official) -> None:
+    """End every session of this official (see :func:`accounts.sign_out`)."""
+    official.session_version += 1
+
+
 def provinces_of(official: Official) -> list[str]:
     """The provinces an official covers; empty means the whole country."""
     return [code for code in (official.provinces or "").split(",") if code]

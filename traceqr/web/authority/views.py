@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from flask import abort, redirect, render_template, request, session, url_for
-from flask_login import login_user, logout_user
+from flask_login import current_user, login_user, logout_user
 from markupsafe import Markup
 from werkzeug.wrappers import Response
 
@@ -15,7 +15,7 @@ from traceqr.domain.dates import VIETNAM_TZ
 from traceqr.errors import NotFound, ValidationError
 from traceqr.services import authority as svc
 from traceqr.services.authority_pdf import ReportChart, ReportTable, authority_report_pdf
-from traceqr.services.officials import authenticate_official
+from traceqr.services.officials import authenticate_official, sign_out
 from traceqr.web.authority import authority_required, blueprint, scope
 from traceqr.web.authority.tables import (
     DataTable,
@@ -64,6 +64,10 @@ def login() -> Response | str:
 
 @blueprint.post("/logout")
 def logout() -> Response:
+    signed_in = current_user._get_current_object()
+    if isinstance(signed_in, OfficialUser):
+        sign_out(signed_in.official)  # every copy of the cookie ends, not only this one
+        db_session().commit()
     logout_user()
     session.clear()
     return redirect(url_for("authority.login"))

@@ -7,7 +7,7 @@ import json
 from typing import Any
 
 from flask import abort, flash, redirect, render_template, request, session, url_for
-from flask_login import login_user, logout_user
+from flask_login import current_user, login_user, logout_user
 from flask_wtf.file import FileField
 from sqlalchemy import select
 from werkzeug.wrappers import Response
@@ -19,7 +19,7 @@ from traceqr.errors import Conflict, ValidationError
 from traceqr.models import Case, CaseItem, CaseNote, Report, Stamp
 from traceqr.services import inspection
 from traceqr.services.case_pdf import case_file_pdf
-from traceqr.services.officials import authenticate_official, provinces_of
+from traceqr.services.officials import authenticate_official, provinces_of, sign_out
 from traceqr.services.uploads import private_folder, store_image, stored_private_upload
 from traceqr.web.context import db_session, now, state
 from traceqr.web.downloads import file_bytes_response
@@ -92,6 +92,10 @@ def login() -> Response | str:
 
 @blueprint.post("/logout")
 def logout() -> Response:
+    signed_in = current_user._get_current_object()
+    if isinstance(signed_in, OfficialUser):
+        sign_out(signed_in.official)  # every copy of the cookie ends, not only this one
+        db_session().commit()
     logout_user()
     session.clear()
     return redirect(url_for("inspector.login"))

@@ -105,6 +105,11 @@ def login() -> Response | str:
 
 @blueprint.post("/logout")
 def logout() -> Response:
+    signed_in = current_user._get_current_object()
+    if isinstance(signed_in, PortalUser):
+        # Every copy of the cookie ends here, not only this browser's.
+        accounts.sign_out(signed_in.user)
+        db_session().commit()
     logout_user()
     lang = session.get("lang")
     session.clear()
