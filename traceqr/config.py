@@ -42,6 +42,8 @@ class Settings:
     # A sign-in lasts this long however busy it is (a working day); then sign in again.
     session_lifetime_hours: int = 12
     max_stamps_per_request: int = 100_000
+    max_events_per_batch: int = 2000  # trace events (steps) one batch holds: see traceability
+    max_inputs_per_event: int = 50  # input lots of one transforming step
     smtp_url: str | None = None
     scan_retention_days: int = 180  # then a check keeps its verdict and province, not its client
     address_hash_rotation: str = "never"  # never, monthly or daily: see docs/privacy.md

@@ -16,7 +16,7 @@ from datetime import datetime
 from typing import Any
 from urllib.parse import quote
 
-from sqlalchemy import or_, select
+from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session
 
 from traceqr.domain.dates import VIETNAM_TZ, iso_vietnam
@@ -46,8 +46,12 @@ from traceqr.models import (
 )
 from traceqr.services.validation import clean_text, required_text
 
+# Ceilings (issue 16), the defaults of the settings max_events_per_batch and
+# max_inputs_per_event: a batch's journey and one import stay small enough to show and to
+# write in one short transaction.
+MAX_EVENTS_PER_BATCH = 2000
 MAX_INPUTS = 50
-MAX_CSV_ROWS = 5000
+MAX_CSV_ROWS = 2000  # events per CSV or EPCIS file
 UNITS = frozenset({"KGM", "GRM", "TNE", "LTR", "MLT", "EA", "H87", "CT", "BX", "PK", "MTR"})
 CSV_COLUMNS = (
     "event_time",
@@ -247,12 +251,14 @@ def _partner(value: Any, field: str, business_id: int) -> tuple[int | None, str 
     return None, clean_text(value, field, max_length=300)
 
 
-def _inputs(session: Session, business_id: int, raw: Any) -> list[TraceEventInput]:
+def _inputs(
+    session: Session, business_id: int, raw: Any, max_inputs: int = MAX_INPUTS
+) -> list[TraceEventInput]:
     if raw in (None, "", []):
         return []
-    if not isinstance(raw, list) or len(raw) > MAX_INPUTS:
+    if not isinstance(raw, list) or len(raw) > max_inputs:
         raise ValidationError(
-            N_("inputs must be a list of at most %(n)s lots"), field="inputs", n=MAX_INPUTS
+            N_("inputs must be a list of at most %(n)s lots"), field="inputs", n=max_inputs
         )
     rows: list[TraceEventInput] = []
     for index, item in enumerate(raw):
@@ -300,14 +306,19 @@ def record_event(
     origin: str = "api",
     event_uuid: str | None = None,
     via_shipment: tuple[str, int] | None = None,
+    max_events: int | None = MAX_EVENTS_PER_BATCH,
+    max_inputs: int = MAX_INPUTS,
 ) -> TraceEventRecord:
     """Record one event on a batch the business holds. Flushes; the caller commits.
 
     ``source`` and ``destination`` are text, or the recorder's own id (see :func:`_partner`).
     ``via_shipment`` is for :func:`ship` and :func:`answer_shipment` alone: ``("destination",
     receiver)`` on a shipment's shipping event, ``("source", sender)`` on its receiving event.
+    ``max_events`` is the most steps a batch holds; None when the caller checked the room.
     """
     batch = batch_for_events(session, business_id, batch_id)
+    if max_events is not None:
+        check_room(session, batch.id, 1, max_events)
     step = str(data.get("biz_step") or "").strip().lower()
     if step not in BIZ_STEPS:
         raise ValidationError(
@@ -322,7 +333,7 @@ def record_event(
     facility_id = data.get("facility_id")
     if facility_id not in (None, ""):
         get_facility(session, business_id, int(facility_id))
-    inputs = _inputs(session, business_id, data.get("inputs"))
+    inputs = _inputs(session, business_id, data.get("inputs"), max_inputs)
     if inputs and step != "transforming":
         raise ValidationError(N_("only a transforming step has inputs"), field="inputs")
     quantity, unit = _clean_quantity(data.get("quantity"), data.get("unit"))
@@ -378,8 +389,51 @@ def record_event(
     return event
 
 
+def check_room(
+    session: Session,
+    batch_id: int,
+    adding: int,
+    max_events: int,
+    *,
+    written: bool = False,
+    field: str = "batch",
+) -> None:
+    """Refuse ``adding`` more steps on a batch that would then hold more than ``max_events``
+    (``written``: they are already flushed, and the caller rolls back on refusal).
+
+    On PostgreSQL the batch's row is locked until the commit, so two imports at once cannot
+    both fit in the last room (SQLite has one writer at a time anyway)."""
+    session.execute(select(Batch.id).where(Batch.id == batch_id).with_for_update())
+    recorded = (
+        session.scalar(
+            select(func.count())
+            .select_from(TraceEventRecord)
+            .where(TraceEventRecord.batch_id == batch_id)
+        )
+        or 0
+    ) - (adding if written else 0)
+    if recorded + adding > max_events:
+        raise ValidationError(
+            N_(
+                "a batch holds at most %(n)s steps: this one has %(recorded)s, "
+                "so %(adding)s more do not fit"
+            ),
+            field=field,
+            n=max_events,
+            recorded=recorded,
+            adding=adding,
+        )
+
+
 def import_csv(
-    session: Session, business_id: int, batch_id: int, text: str, now: datetime
+    session: Session,
+    business_id: int,
+    batch_id: int,
+    text: str,
+    now: datetime,
+    *,
+    max_events: int = MAX_EVENTS_PER_BATCH,
+    max_inputs: int = MAX_INPUTS,
 ) -> list[TraceEventRecord]:
     """Events from a CSV (columns CSV_COLUMNS, header first), all or none.
 
@@ -387,7 +441,7 @@ def import_csv(
     ``GTIN/LOT`` or ``#<batch id>``, separated by ``;``.
     """
     try:
-        return _import_csv(session, business_id, batch_id, text, now)
+        return _import_csv(session, business_id, batch_id, text, now, max_events, max_inputs)
     except csv.Error as exc:  # a cell past the csv module's size limit, for one
         raise ValidationError(
             N_("the CSV cannot be read (%(detail)s)"), field="file", detail=str(exc)[:200]
@@ -395,7 +449,13 @@ def import_csv(
 
 
 def _import_csv(
-    session: Session, business_id: int, batch_id: int, text: str, now: datetime
+    session: Session,
+    business_id: int,
+    batch_id: int,
+    text: str,
+    now: datetime,
+    max_events: int,
+    max_inputs: int,
 ) -> list[TraceEventRecord]:
     reader = csv.DictReader(io.StringIO(text))
     if reader.fieldnames is None or "biz_step" not in reader.fieldnames:
@@ -405,12 +465,18 @@ def _import_csv(
         raise ValidationError(
             N_("unknown columns: %(names)s"), field="file", names=", ".join(unknown)
         )
+    rows = []
+    for row in reader:
+        if len(rows) == MAX_CSV_ROWS:
+            raise ValidationError(N_("at most %(n)s events per file"), field="file", n=MAX_CSV_ROWS)
+        rows.append(row)
+    batch = batch_for_events(session, business_id, batch_id)
+    if rows:
+        check_room(session, batch.id, len(rows), max_events, field="file")
     by_name = {f.name.lower(): f.id for f in facilities(session, business_id)}
     by_gln = {f.gln: f.id for f in facilities(session, business_id) if f.gln}
     created: list[TraceEventRecord] = []
-    for number, row in enumerate(reader, start=2):
-        if number - 1 > MAX_CSV_ROWS:
-            raise ValidationError(N_("at most %(n)s events per file"), field="file", n=MAX_CSV_ROWS)
+    for number, row in enumerate(rows, start=2):
         try:
             facility_ref = (row.get("facility") or "").strip()
             facility_id = by_gln.get(facility_ref) or by_name.get(facility_ref.lower())
@@ -431,7 +497,18 @@ def _import_csv(
                 "note": row.get("note"),
                 "inputs": parse_input_lots(row.get("inputs") or ""),
             }
-            created.append(record_event(session, business_id, batch_id, data, now, origin="csv"))
+            created.append(
+                record_event(
+                    session,
+                    business_id,
+                    batch_id,
+                    data,
+                    now,
+                    origin="csv",
+                    max_events=None,  # checked above for the whole file
+                    max_inputs=max_inputs,
+                )
+            )
         except ValidationError as error:
             raise ValidationError(
                 N_("line %(line)s: %(problem)s"),
@@ -464,6 +541,18 @@ def parse_input_lots(text: str) -> list[dict[str, Any]]:
 # --- journeys --------------------------------------------------------------------------------
 
 
+# What a public page shows of a journey: a bounded summary, read in a fixed number of
+# statements however many steps and inputs a batch has (issue 16: 5,000 steps of 50 inputs
+# each once took a stamp page 16 s and 1.9 MB). The rest is a page of the full journey away.
+JOURNEY_STEPS = 20  # the batch's last steps on the stamp page
+JOURNEY_PAGE_STEPS = 50  # steps per page of the full journey
+INPUT_LOTS_SHOWN = 10  # input lots summarised (of how many there are)
+INPUT_STEPS = 5  # each shown input lot's last steps
+STEP_INPUT_LABELS = 10  # input lots named under one step (of how many it has)
+PASSPORT_INPUT_LOTS = 100  # input lots a passport lists, each with its last steps:
+PASSPORT_INPUT_STEPS = 20
+
+
 @dataclass
 class JourneyStep:
     event: TraceEventRecord
@@ -476,82 +565,234 @@ class JourneyStep:
     # False: text the recorder wrote, which nobody checked.
     source_on_traceqr: bool = False
     destination_on_traceqr: bool = False
+    input_count: int = 0  # all its inputs; ``inputs`` names the first STEP_INPUT_LABELS
 
 
 @dataclass
 class Journey:
+    """Some of a batch's steps, oldest first: ``first_step`` is the 0-based position of the
+    first of them among all ``step_count``."""
+
     batch: Batch
     product_name: str
     business_name: str
     steps: list[JourneyStep]
     inputs: list[Journey] = field(default_factory=list)  # the lots it was made from, one level down
+    step_count: int = 0
+    first_step: int = 0
+    input_count: int = 0  # lots on TraceQR it was made from; ``inputs`` holds the first few
+
+    @property
+    def more_steps(self) -> bool:
+        return len(self.steps) < self.step_count
+
+    @property
+    def more_inputs(self) -> bool:
+        return len(self.inputs) < self.input_count
 
 
-def journey(session: Session, batch_id: int, *, depth: int = 1) -> Journey:
-    batch = session.get(Batch, batch_id)
-    if batch is None:
+def journey(
+    session: Session,
+    batch_id: int,
+    *,
+    last: int | None = None,
+    page: int | None = None,
+    per_page: int = JOURNEY_PAGE_STEPS,
+    input_lots: int = INPUT_LOTS_SHOWN,
+    input_steps: int = INPUT_STEPS,
+) -> Journey:
+    """A batch's journey: its ``last`` steps, or page ``page`` (from 1) of ``per_page`` steps,
+    or every step; with the first ``input_lots`` lots it was made from, each with its last
+    ``input_steps`` steps and its count of steps. A fixed number of statements."""
+    found = session.execute(
+        select(Batch, Product.name, Business.name)
+        .join(Product, Product.id == Batch.product_id)
+        .join(Business, Business.id == Batch.business_id)
+        .where(Batch.id == batch_id)
+    ).first()
+    if found is None:
         raise NotFound(N_("batch %(id)s not found"), id=batch_id)
-    product = session.get(Product, batch.product_id)
-    owner = session.get(Business, batch.business_id)
-    events = list(
-        session.scalars(
-            select(TraceEventRecord)
-            .where(TraceEventRecord.batch_id == batch.id)
-            .order_by(TraceEventRecord.event_time, TraceEventRecord.id)
+    batch, product_name, business_name = found
+    step_count = (
+        session.scalar(
+            select(func.count())
+            .select_from(TraceEventRecord)
+            .where(TraceEventRecord.batch_id == batch_id)
         )
+        or 0
     )
-    parties = _shown_parties(session, batch.id, events)
-    names = _business_names(session, events, parties)
-    steps: list[JourneyStep] = []
-    input_batches: list[int] = []
-    for event in events:
-        inputs = list(
-            session.scalars(select(TraceEventInput).where(TraceEventInput.event_id == event.id))
-        )
-        labels: list[tuple[TraceEventInput, str | None]] = []
-        for item in inputs:
-            if item.batch_id is not None:
-                source_batch = session.get(Batch, item.batch_id)
-                source_product = (
-                    session.get(Product, source_batch.product_id) if source_batch else None
-                )
-                labels.append(
-                    (
-                        item,
-                        _lot_label(source_product, source_batch),
-                    )
-                )
-                input_batches.append(item.batch_id)
-            else:
-                labels.append((item, item.description))
-        source_id, destination_id = parties[event.id]
-        steps.append(
-            JourneyStep(
-                event=event,
-                business_name=names.get(event.business_id, ""),
-                facility=session.get(Facility, event.facility_id) if event.facility_id else None,
-                source_name=names.get(source_id) if source_id else event.source_text,
-                destination_name=names.get(destination_id)
-                if destination_id
-                else event.destination_text,
-                inputs=labels,
-                source_on_traceqr=source_id is not None,
-                destination_on_traceqr=destination_id is not None,
-            )
+    ordered = select(TraceEventRecord).where(TraceEventRecord.batch_id == batch_id)
+    if page is not None:
+        first = (max(page, 1) - 1) * per_page
+        query = ordered.order_by(TraceEventRecord.event_time, TraceEventRecord.id)
+        events = list(session.scalars(query.offset(first).limit(per_page)))
+    elif last is not None:
+        first = max(step_count - last, 0)
+        query = ordered.order_by(TraceEventRecord.event_time.desc(), TraceEventRecord.id.desc())
+        events = list(reversed(session.scalars(query.limit(last)).all()))
+    else:
+        first = 0
+        events = list(
+            session.scalars(ordered.order_by(TraceEventRecord.event_time, TraceEventRecord.id))
         )
     result = Journey(
         batch=batch,
-        product_name=product.name if product else "",
-        business_name=owner.name if owner else "",
-        steps=steps,
+        product_name=product_name,
+        business_name=business_name,
+        steps=[],
+        step_count=step_count,
+        first_step=first,
     )
-    if depth > 0:
-        seen: set[int] = set()
-        for source_id in input_batches:
-            if source_id not in seen and source_id != batch.id:
-                seen.add(source_id)
-                result.inputs.append(journey(session, source_id, depth=depth - 1))
+
+    # The lots it was made from (on TraceQR), in the order they were first used.
+    made_from = (
+        select(TraceEventInput.batch_id, func.min(TraceEventInput.id).label("first_use"))
+        .join(TraceEventRecord, TraceEventRecord.id == TraceEventInput.event_id)
+        .where(
+            TraceEventRecord.batch_id == batch_id,
+            TraceEventInput.batch_id.is_not(None),
+            TraceEventInput.batch_id != batch_id,
+        )
+        .group_by(TraceEventInput.batch_id)
+    )
+    used = made_from.subquery()
+    result.input_count = session.scalar(select(func.count()).select_from(used)) or 0
+    source_ids = (
+        list(session.scalars(select(used.c.batch_id).order_by(used.c.first_use).limit(input_lots)))
+        if result.input_count and input_lots
+        else []
+    )
+    sources: dict[int, Journey] = {}
+    source_events: list[TraceEventRecord] = []
+    if source_ids:
+        for source, name, owner in session.execute(
+            select(Batch, Product.name, Business.name)
+            .join(Product, Product.id == Batch.product_id)
+            .join(Business, Business.id == Batch.business_id)
+            .where(Batch.id.in_(source_ids))
+        ):
+            sources[source.id] = Journey(
+                batch=source, product_name=name, business_name=owner, steps=[]
+            )
+        for source_id, count in session.execute(
+            select(TraceEventRecord.batch_id, func.count())
+            .where(TraceEventRecord.batch_id.in_(source_ids))
+            .group_by(TraceEventRecord.batch_id)
+        ):
+            sources[source_id].step_count = count
+        if input_steps:
+            position = (
+                func.row_number()
+                .over(
+                    partition_by=TraceEventRecord.batch_id,
+                    order_by=(TraceEventRecord.event_time.desc(), TraceEventRecord.id.desc()),
+                )
+                .label("position")
+            )
+            latest = (
+                select(TraceEventRecord.id, position)
+                .where(TraceEventRecord.batch_id.in_(source_ids))
+                .subquery()
+            )
+            source_events = list(
+                session.scalars(
+                    select(TraceEventRecord)
+                    .join(latest, latest.c.id == TraceEventRecord.id)
+                    .where(latest.c.position <= input_steps)
+                    .order_by(TraceEventRecord.event_time, TraceEventRecord.id)
+                )
+            )
+        for source_id in source_ids:
+            if source_id in sources:
+                journey_of = sources[source_id]
+                journey_of.first_step = max(journey_of.step_count - input_steps, 0)
+                result.inputs.append(journey_of)
+
+    steps = _steps(session, events + source_events)
+    result.steps = [steps[e.id] for e in events]
+    for event in source_events:
+        sources[event.batch_id].steps.append(steps[event.id])
     return result
+
+
+def _steps(session: Session, events: list[TraceEventRecord]) -> dict[int, JourneyStep]:
+    """Each event as a step: names, facility, and its first input lots, batched."""
+    if not events:
+        return {}
+    ids = [e.id for e in events]
+    parties = _shown_parties(session, {e.batch_id for e in events}, events)
+    names = _business_names(session, events, parties)
+    facility_ids = {e.facility_id for e in events if e.facility_id}
+    places = (
+        {f.id: f for f in session.scalars(select(Facility).where(Facility.id.in_(facility_ids)))}
+        if facility_ids
+        else {}
+    )
+    counts = dict(
+        session.execute(
+            select(TraceEventInput.event_id, func.count())
+            .where(TraceEventInput.event_id.in_(ids))
+            .group_by(TraceEventInput.event_id)
+        ).all()
+    )
+    inputs: dict[int, list[TraceEventInput]] = {}
+    labels: dict[int, str] = {}
+    if counts:
+        position = (
+            func.row_number()
+            .over(partition_by=TraceEventInput.event_id, order_by=TraceEventInput.id)
+            .label("position")
+        )
+        first = (
+            select(TraceEventInput.id, position)
+            .where(TraceEventInput.event_id.in_(list(counts)))
+            .subquery()
+        )
+        rows = list(
+            session.scalars(
+                select(TraceEventInput)
+                .join(first, first.c.id == TraceEventInput.id)
+                .where(first.c.position <= STEP_INPUT_LABELS)
+                .order_by(TraceEventInput.id)
+            )
+        )
+        for row in rows:
+            inputs.setdefault(row.event_id, []).append(row)
+        lots = {row.batch_id for row in rows if row.batch_id is not None}
+        if lots:
+            labels = {
+                lot_id: f"{name} · {lot}"
+                for lot_id, lot, name in session.execute(
+                    select(Batch.id, Batch.lot, Product.name)
+                    .join(Product, Product.id == Batch.product_id)
+                    .where(Batch.id.in_(lots))
+                )
+            }
+    steps = {}
+    for event in events:
+        source_id, destination_id = parties[event.id]
+        steps[event.id] = JourneyStep(
+            event=event,
+            business_name=names.get(event.business_id, ""),
+            facility=places.get(event.facility_id) if event.facility_id else None,
+            source_name=names.get(source_id) if source_id else event.source_text,
+            destination_name=names.get(destination_id)
+            if destination_id
+            else event.destination_text,
+            inputs=[
+                (
+                    item,
+                    labels.get(item.batch_id, " · ")
+                    if item.batch_id is not None
+                    else item.description,
+                )
+                for item in inputs.get(event.id, [])
+            ],
+            source_on_traceqr=source_id is not None,
+            destination_on_traceqr=destination_id is not None,
+            input_count=counts.get(event.id, 0),
+        )
+    return steps
 
 
 @dataclass
@@ -592,15 +833,11 @@ def public_journey(session: Session, batch_id: int) -> Journey | None:
     recorded = session.scalar(
         select(TraceEventRecord.id).where(TraceEventRecord.batch_id == batch_id).limit(1)
     )
-    return journey(session, batch_id) if recorded is not None else None
-
-
-def _lot_label(product: Product | None, batch: Batch | None) -> str:
-    return f"{product.name if product else ''} · {batch.lot if batch else ''}"
+    return journey(session, batch_id, last=JOURNEY_STEPS) if recorded is not None else None
 
 
 def _shown_parties(
-    session: Session, batch_id: int, events: list[TraceEventRecord]
+    session: Session, batch_id: int | set[int], events: list[TraceEventRecord]
 ) -> dict[int, tuple[int | None, int | None]]:
     """For each of a batch's events, the businesses on TraceQR it shows as its source and
     destination (ids): the partner of an *accepted* shipment (the receiver on the shipment's
@@ -619,7 +856,10 @@ def _shown_parties(
             Shipment.receiving_event_id,
             Shipment.from_business_id,
             Shipment.to_business_id,
-        ).where(Shipment.batch_id == batch_id, Shipment.status == "accepted")
+        ).where(
+            Shipment.batch_id.in_(batch_id if isinstance(batch_id, set) else {batch_id}),
+            Shipment.status == "accepted",
+        )
     ):
         receivers[shipping_id] = receiver
         if receiving_id is not None:
@@ -955,15 +1195,27 @@ def events_json(
             )
         )
     )
-    parties = _shown_parties(session, batch_id, events)
+    parties = _shown_parties(session, {e.batch_id for e in events} or {batch_id}, events)
     names = _business_names(session, events, parties)
+    facility_ids = {e.facility_id for e in events if e.facility_id}
+    places = (
+        {f.id: f for f in session.scalars(select(Facility).where(Facility.id.in_(facility_ids)))}
+        if facility_ids
+        else {}
+    )
+    inputs_of: dict[int, list[TraceEventInput]] = {}
+    if events:
+        for row in session.scalars(
+            select(TraceEventInput)
+            .where(TraceEventInput.event_id.in_([e.id for e in events]))
+            .order_by(TraceEventInput.id)
+        ):
+            inputs_of.setdefault(row.event_id, []).append(row)
     result = []
     for event in events:
         source_id, destination_id = parties[event.id]
-        facility = session.get(Facility, event.facility_id) if event.facility_id else None
-        inputs = session.scalars(
-            select(TraceEventInput).where(TraceEventInput.event_id == event.id)
-        )
+        facility = places.get(event.facility_id) if event.facility_id else None
+        inputs = inputs_of.get(event.id, [])
         result.append(
             {
                 "id": event.event_uuid,
@@ -1078,7 +1330,14 @@ def _party_value(party: Party | None, public_url: str) -> int | str | None:
 
 
 def import_epcis(
-    session: Session, business_id: int, text: str, public_url: str, now: datetime
+    session: Session,
+    business_id: int,
+    text: str,
+    public_url: str,
+    now: datetime,
+    *,
+    max_events: int = MAX_EVENTS_PER_BATCH,
+    max_inputs: int = MAX_INPUTS,
 ) -> ImportResult:
     """Events from an EPCIS 2.0 document, each about a lot the business holds; all or none.
 
@@ -1095,6 +1354,7 @@ def import_epcis(
     seen: set[str] = set()
     created: list[TraceEventRecord] = []
     already = 0
+    adding: dict[int, int] = {}  # batch -> events this document adds to it
     for number, event in enumerate(events, start=1):
         if event.event_id in seen:
             raise ValidationError(
@@ -1127,6 +1387,7 @@ def import_epcis(
                 )
             already += 1
             continue
+        adding[batch.id] = adding.get(batch.id, 0) + 1
         inputs: list[dict[str, Any]] = []
         for item in event.inputs:
             held = _held_batch_for_lot(session, business_id, item.lot, public_url)
@@ -1172,12 +1433,16 @@ def import_epcis(
                     now,
                     origin="epcis",
                     event_uuid=event.event_id,
+                    max_events=None,  # checked below for the whole document
+                    max_inputs=max_inputs,
                 )
             )
         except ValidationError as error:
             raise ValidationError(
                 N_("event %(n)s: %(problem)s"), field="file", n=number, problem=error.message
             ) from error
+    for batch_id, count in adding.items():  # all or none: the caller rolls back
+        check_room(session, batch_id, count, max_events, written=True, field="file")
     return ImportResult(created=created, already_present=already)
 
 
@@ -1211,36 +1476,37 @@ def passport(session: Session, batch: Batch, public_url: str, now: datetime) -> 
     if batch.expiry_date is not None and batch.expiry_date < now.astimezone(VIETNAM_TZ).date():
         warnings.append({"kind": "expired", "since": batch.expiry_date.isoformat(), "text": None})
     ref = lot_ref(session, batch, public_url)
+    # The lots it was made from, each with its last steps (not its whole journey).
+    made_from = journey(
+        session, batch.id, last=0, input_lots=PASSPORT_INPUT_LOTS, input_steps=PASSPORT_INPUT_STEPS
+    )
+    facts = {
+        row.id: row
+        for row in session.execute(
+            select(Batch.id, Product.gtin, Business.tax_code)
+            .join(Product, Product.id == Batch.product_id)
+            .join(Business, Business.id == Batch.business_id)
+            .where(Batch.id.in_([source.batch.id for source in made_from.inputs]))
+        )
+    }
+    steps = events_json(
+        session, batch.id, only=[step.event for source in made_from.inputs for step in source.steps]
+    )
     journey_inputs = []
-    seen: set[int] = set()
-    for event in session.scalars(
-        select(TraceEventRecord.id).where(TraceEventRecord.batch_id == batch.id)
-    ):
-        for item in session.scalars(
-            select(TraceEventInput).where(
-                TraceEventInput.event_id == event, TraceEventInput.batch_id.is_not(None)
-            )
-        ):
-            if item.batch_id in seen:
-                continue
-            seen.add(item.batch_id)
-            source = session.get(Batch, item.batch_id)
-            if source is None:
-                continue
-            source_product = session.get(Product, source.product_id)
-            source_owner = session.get(Business, source.business_id)
-            journey_inputs.append(
-                {
-                    "product": source_product.name if source_product else None,
-                    "gtin": source_product.gtin if source_product else None,
-                    "lot": source.lot,
-                    "producer": {
-                        "name": source_owner.name if source_owner else None,
-                        "tax_code": source_owner.tax_code if source_owner else None,
-                    },
-                    "events": events_json(session, source.id),
-                }
-            )
+    for source in made_from.inputs:
+        journey_inputs.append(
+            {
+                "product": source.product_name,
+                "gtin": facts[source.batch.id].gtin,
+                "lot": source.batch.lot,
+                "producer": {
+                    "name": source.business_name,
+                    "tax_code": facts[source.batch.id].tax_code,
+                },
+                "event_count": source.step_count,
+                "events": [e for e in steps if e["batch_id"] == source.batch.id],
+            }
+        )
     return {
         "format": "traceqr-passport/1",
         "generated_at": iso_vietnam(now),
@@ -1294,4 +1560,5 @@ def passport(session: Session, batch: Batch, public_url: str, now: datetime) -> 
         "warnings": warnings,
         "events": events_json(session, batch.id),
         "inputs": journey_inputs,
+        "input_count": made_from.input_count,
     }

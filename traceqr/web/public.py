@@ -50,9 +50,16 @@ def render_verification(
     place_token = None
     if result.scan_id is not None and result.stamp_id is not None:
         place_token = scan_tokens().dumps(result.scan_id)
-    # The check already asked whether the batch's journey has any step.
+    # The check already asked whether the batch's journey has any step. The page shows its
+    # last steps only, with a link to the rest (public.journey_pages).
     has_journey = result.origin.get("has_journey") if result.origin else False
-    journey = traceability.journey(db_session(), result.origin["batch_id"]) if has_journey else None
+    journey = (
+        traceability.journey(
+            db_session(), result.origin["batch_id"], last=traceability.JOURNEY_STEPS
+        )
+        if has_journey
+        else None
+    )
     html = render_template(
         "stamp.html",
         journey=journey,
@@ -139,7 +146,49 @@ def product_link_page(text: str) -> tuple[str, int]:
     if found is None:
         return render_template("product_link.html", link=link, found=None), 404
     journey = traceability.public_journey(db_session(), found.batch.id) if found.batch else None
-    return render_template("product_link.html", link=link, found=found, journey=journey), 200
+    return render_template(
+        "product_link.html", link=link, found=found, journey=journey, link_text=text
+    ), 200
+
+
+@blueprint.get("/journey")
+@limited("verify")
+def journey_pages() -> Response:
+    """Every step of a batch's journey, a page at a time: the "see all steps" of a stamp
+    page (``q`` is the stamp's text) or of a product link page (``q`` is the link). Nothing
+    is recorded: looking through the steps is not a check of the stamp."""
+    text = (request.args.get("q") or "")[:600]
+    raw_page = request.args.get("page", "1")
+    page = int(raw_page) if raw_page.isascii() and raw_page.isdigit() and len(raw_page) < 7 else 0
+    batch_id = _journey_batch(text) if text.strip() and page >= 1 else None
+    if batch_id is None:
+        abort(404)
+    per_page = traceability.JOURNEY_PAGE_STEPS
+    journey = traceability.journey(db_session(), batch_id, page=page, per_page=per_page)
+    pages = max(1, -(-journey.step_count // per_page))
+    if page > pages:
+        abort(404)
+    html = render_template("journey.html", journey=journey, page=page, pages=pages, text=text)
+    response = Response(html, mimetype="text/html")
+    response.headers["Vary"] = "Accept-Language"
+    return response
+
+
+def _journey_batch(text: str) -> int | None:
+    """The batch whose journey a stamp or a product link shows (as their pages do)."""
+    result = state().verifier.inspect(text, now=now(), client=client_facts())
+    if result.origin and result.origin.get("batch_id"):
+        return int(result.origin["batch_id"])
+    if result.format_error != "unsigned_digital_link":
+        return None
+    from traceqr.domain.digital_link import DigitalLinkError, parse_digital_link
+
+    try:
+        link = parse_digital_link(text)
+    except DigitalLinkError:
+        return None
+    found = traceability.resolve_product_link(db_session(), link.gtin, link.qualifier("10"))
+    return found.batch.id if found is not None and found.batch is not None else None
 
 
 @blueprint.get("/verify")

@@ -27,6 +27,15 @@ def _public_url() -> str:
     return state().settings.public_url
 
 
+def _caps() -> dict[str, int]:
+    """The ceilings on a batch's events and an event's inputs (issue 16)."""
+    settings = state().settings
+    return {
+        "max_events": settings.max_events_per_batch,
+        "max_inputs": settings.max_inputs_per_event,
+    }
+
+
 @blueprint.get("/facilities")
 @limited("api")
 def list_facilities() -> dict[str, Any]:
@@ -59,7 +68,9 @@ def record_event(batch_id: int) -> tuple[Response, int]:
     body = parse_body(EventIn)
     session = db_session()
     data = body.model_dump(exclude_unset=True)
-    event = traceability.record_event(session, g.business_id, batch_id, data, now(), origin="api")
+    event = traceability.record_event(
+        session, g.business_id, batch_id, data, now(), origin="api", **_caps()
+    )
     session.commit()
     return created(
         traceability.event_json(session, event), url_for("api.list_events", batch_id=batch_id)
@@ -85,7 +96,9 @@ def _body_text(kind: str) -> str:
 def import_events_csv(batch_id: int) -> tuple[Response, int]:
     """Bulk import: a CSV of events on this batch, all or none."""
     session = db_session()
-    events = traceability.import_csv(session, g.business_id, batch_id, _body_text("CSV"), now())
+    events = traceability.import_csv(
+        session, g.business_id, batch_id, _body_text("CSV"), now(), **_caps()
+    )
     session.commit()
     payload = {
         "imported": len(events),
@@ -113,7 +126,7 @@ def import_epcis() -> tuple[Response, int]:
     """Events from a partner's EPCIS 2.0 JSON(-LD) document, all or none."""
     session = db_session()
     result = traceability.import_epcis(
-        session, g.business_id, _body_text("EPCIS document"), _public_url(), now()
+        session, g.business_id, _body_text("EPCIS document"), _public_url(), now(), **_caps()
     )
     session.commit()
     payload = {

@@ -36,6 +36,15 @@ from traceqr.web.wording import BIZ_STEPS, UNITS
 MAX_IMPORT_BYTES = 5 * 1024 * 1024
 
 
+def _caps() -> dict[str, int]:
+    """The ceilings on a batch's events and an event's inputs (issue 16)."""
+    settings = state().settings
+    return {
+        "max_events": settings.max_events_per_batch,
+        "max_inputs": settings.max_inputs_per_event,
+    }
+
+
 def _unit_choices() -> list[SelectChoice]:
     return [SelectChoice(code, f"{label} ({code})") for code, label in UNITS.items()]
 
@@ -158,7 +167,9 @@ def add_event(batch_id: int) -> Response | tuple[str, int]:
         + traceability.parse_input_lots(form.input_lots.data or ""),
     }
     try:
-        traceability.record_event(session, business_id(), batch_id, data, now(), origin="portal")
+        traceability.record_event(
+            session, business_id(), batch_id, data, now(), origin="portal", **_caps()
+        )
         session.commit()
     except USER_ERRORS as error:
         session.rollback()
@@ -182,7 +193,7 @@ def import_events(batch_id: int) -> Response | tuple[str, int]:
         return journey_page(batch_id, import_form=form, status=400)
     try:
         events = traceability.import_csv(
-            session, business_id(), batch_id, _uploaded_text(form), now()
+            session, business_id(), batch_id, _uploaded_text(form), now(), **_caps()
         )
         session.commit()
     except USER_ERRORS as error:
@@ -320,7 +331,12 @@ def import_epcis() -> Response | tuple[str, int]:
     session = db_session()
     try:
         result = traceability.import_epcis(
-            session, business_id(), _uploaded_text(form), state().settings.public_url, now()
+            session,
+            business_id(),
+            _uploaded_text(form),
+            state().settings.public_url,
+            now(),
+            **_caps(),
         )
         session.commit()
     except USER_ERRORS as error:
