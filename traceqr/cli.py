@@ -739,6 +739,7 @@ def clusters_export(output: str) -> None:
     import io
 
     from traceqr.domain.clusters import ClusterEntry, register_csv_rows
+    from traceqr.domain.spreadsheet import safe_row
     from traceqr.services.clusters import list_clusters
 
     with open_state() as state, state.database.session() as session:
@@ -747,7 +748,9 @@ def clusters_export(output: str) -> None:
             for c in list_clusters(session)
         ]
     buffer = io.StringIO()
-    csv.writer(buffer, lineterminator="\n").writerows(register_csv_rows(entries))
+    csv.writer(buffer, lineterminator="\n").writerows(
+        safe_row(row) for row in register_csv_rows(entries)
+    )
     if output == "-":
         click.echo(buffer.getvalue(), nl=False)
     else:

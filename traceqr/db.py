@@ -121,6 +121,25 @@ def sqlite_file(url: str) -> Path | None:
     return Path(name)
 
 
+def private_sqlite_file(path: Path) -> None:
+    """The database holds password hashes and encrypted keys: readable by the service's
+    own user only. The file is made 0600 before SQLite opens it, as SQLite gives its -wal
+    and -shm files the mode of the database file; a file made earlier with a wider mode is
+    narrowed, with the -wal and -shm beside it."""
+    try:
+        descriptor = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+    except OSError:
+        return  # a folder that does not exist yet, or read-only: SQLite says so itself
+    os.close(descriptor)
+    for each in (path, path.with_name(path.name + "-wal"), path.with_name(path.name + "-shm")):
+        try:
+            mode = each.stat().st_mode & 0o777
+            if mode & 0o077:
+                each.chmod(mode & 0o700)
+        except OSError:
+            continue  # not there, or not ours to change
+
+
 class Database:
     """The engine and a session factory, shared by the web app and the CLI."""
 
@@ -129,6 +148,8 @@ class Database:
         self.engine = make_engine(url, **engine_kwargs)
         self.sessions = sessionmaker(self.engine, expire_on_commit=False)
         path = sqlite_file(url)
+        if path is not None:
+            private_sqlite_file(path)
         self._writer_lock = (
             WriterLock(path.with_name(path.name + "-writers"))
             if path is not None and fcntl is not None

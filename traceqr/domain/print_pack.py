@@ -30,6 +30,7 @@ from itertools import chain
 from typing import BinaryIO, Protocol
 
 from traceqr.domain.qr import ECC_LEVELS, qr_matrix, svg_text
+from traceqr.domain.spreadsheet import safe_dict_row
 
 FIXED_COLUMNS = ("lot", "gtin", "product", "production_date", "expiry_date")
 CSV_COLUMNS = ("seq", "serial", "short_code", "url", "active", "revoked", *FIXED_COLUMNS)
@@ -129,7 +130,7 @@ def _csv_chunks(
     buffer.seek(0)
     buffer.truncate()
     for rows, stamp in enumerate(stamps, 1):
-        writer.writerow(_row(stamp, fixed_row, with_pin))
+        writer.writerow(safe_dict_row(_row(stamp, fixed_row, with_pin)))
         if rows % rows_per_chunk == 0:
             yield buffer.getvalue()
             buffer.seek(0)

@@ -25,6 +25,8 @@ from reportlab.pdfbase import pdfmetrics
 from reportlab.pdfbase.ttfonts import TTFont
 from reportlab.platypus import Image, Paragraph, SimpleDocTemplate, Spacer, Table, TableStyle
 
+from traceqr.services.uploads import stored_private_upload
+
 FONT = "DejaVuSans"
 ATTACHMENT = "case-file.json"
 
@@ -187,8 +189,9 @@ def case_file_pdf(document: dict[str, Any], uploads: Path, labels: dict[str, str
 def _photo(uploads: Path, name: str | None) -> list[Any]:
     if not name:
         return []
-    path = uploads / name
-    if not path.is_file():
+    # Report and case photos are private uploads (see uploads.private_folder).
+    path = stored_private_upload(uploads, name)
+    if path is None:
         return []
     image = Image(str(path))
     scale = min(1.0, (80 * mm) / image.imageWidth, (60 * mm) / image.imageHeight)

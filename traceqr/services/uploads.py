@@ -22,8 +22,12 @@ from PIL import Image, ImageOps, UnidentifiedImageError
 from traceqr.errors import N_, ValidationError
 
 ALLOWED_FORMATS = {"PNG", "JPEG", "WEBP"}
-MAX_PIXELS = 40_000_000  # refuse decompression bombs long before Pillow's own limit
+# Decompression bombs are refused long before Pillow's own limit (89 million pixels): a
+# 154 KB PNG of 6300×6300 pixels took 510 MB to decode. 25 million is a 24-megapixel
+# camera's 6000×4000 with room to spare; phones take 12.
+MAX_PIXELS = 25_000_000
 MAX_SIDE = 2000  # stored images are scaled down to this
+PRIVATE_FOLDER = "private"
 FILENAME_CHARS = set("abcdefghijklmnopqrstuvwxyz0123456789.")
 # Images of other kinds (GIF, BMP, TIFF, HEIC, AVIF, ICO, PostScript): only named, never read.
 OTHER_IMAGE_SIGNATURES = (
@@ -46,9 +50,30 @@ class StoredImage:
     height: int
 
 
+@dataclass(frozen=True)
+class PreparedImage:
+    """An upload that is checked and re-encoded, held in memory under the name it will be
+    stored as: what it belongs to can be validated first, and the file written last."""
+
+    stored: StoredImage
+    data: bytes
+
+    def save(self, folder: Path) -> Path:
+        return _write_as(folder, self.stored.filename, self.data)
+
+
 def store_image(
     data: bytes, folder: Path, *, field: str, max_bytes: int, max_side: int = MAX_SIDE
 ) -> StoredImage:
+    prepared = prepare_image(data, field=field, max_bytes=max_bytes, max_side=max_side)
+    prepared.save(folder)
+    return prepared.stored
+
+
+def prepare_image(
+    data: bytes, *, field: str, max_bytes: int, max_side: int = MAX_SIDE
+) -> PreparedImage:
+    """Check and re-encode an uploaded image without storing it (see :func:`store_image`)."""
     if not data:
         raise ValidationError(N_("choose an image file"), field=field)
     if len(data) > max_bytes:
@@ -59,11 +84,14 @@ def store_image(
         )
     try:
         # The content decides, never the file name: only these readers may look at it.
+        # Width and height come from the header: a bomb is refused before a pixel is read.
         with Image.open(io.BytesIO(data), formats=sorted(ALLOWED_FORMATS)) as probe:
             if probe.width * probe.height > MAX_PIXELS:
                 raise ValidationError(N_("the image has too many pixels"), field=field)
             probe.verify()
         with Image.open(io.BytesIO(data), formats=sorted(ALLOWED_FORMATS)) as image:
+            if image.width * image.height > MAX_PIXELS:  # the same bytes, read once more
+                raise ValidationError(N_("the image has too many pixels"), field=field)
             image.load()
             image = ImageOps.exif_transpose(image)  # keep the orientation, drop the tag
             has_alpha = image.mode in ("RGBA", "LA", "PA") or "transparency" in image.info
@@ -88,19 +116,31 @@ def store_image(
         raise ValidationError(N_("the file is not an image TraceQR can read"), field=field) from exc
     except (OSError, ValueError) as exc:
         raise ValidationError(N_("the file is not an image TraceQR can read"), field=field) from exc
-    filename = _write(folder, extension, out.getvalue())
-    return StoredImage(filename, width, height)
+    filename = f"{secrets.token_hex(16)}.{extension}"
+    return PreparedImage(StoredImage(filename, width, height), out.getvalue())
 
 
 def _write(folder: Path, extension: str, data: bytes) -> str:
     """Store ``data`` under a new random name; a reader never sees half a file."""
-    folder.mkdir(parents=True, exist_ok=True)
     filename = f"{secrets.token_hex(16)}.{extension}"
+    _write_as(folder, filename, data)
+    return filename
+
+
+def _write_as(folder: Path, filename: str, data: bytes) -> Path:
+    """Private uploads (shoppers' photos, certificates) are readable by the service's own
+    user only: 0600 in a 0700 folder. Public ones are served to anyone anyway."""
+    private = folder.name == PRIVATE_FOLDER
+    folder.mkdir(mode=0o700 if private else 0o777, parents=True, exist_ok=True)
+    if private:
+        folder.chmod(0o700)  # also a folder made before this rule
     path = folder / filename
     tmp = path.with_suffix(".tmp")
-    tmp.write_bytes(data)
+    descriptor = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600 if private else 0o644)
+    with os.fdopen(descriptor, "wb") as file:
+        file.write(data)
     os.replace(tmp, path)
-    return filename
+    return path
 
 
 # --- documents: certificates a business sends to be verified --------------------------------
@@ -251,7 +291,7 @@ def safe_upload_path(folder: Path, filename: str) -> Path | None:
 def private_folder(uploads: Path) -> Path:
     """Where shoppers' report photos and inspectors' case photos go: never served at
     /media, only through views that check who is asking."""
-    return uploads / "private"
+    return uploads / PRIVATE_FOLDER
 
 
 def stored_private_upload(uploads: Path, filename: str | None) -> Path | None:

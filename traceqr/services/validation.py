@@ -17,6 +17,9 @@ from traceqr.errors import N_, ValidationError
 
 _EMAIL = re.compile(r"[^@\s]{1,64}@[^@\s.]+(\.[^@\s.]+)+")
 _DISALLOWED_CATEGORIES = {"Cc", "Cf", "Cs", "Co", "Cn"}
+# Line and paragraph separators outside the control category: a one-line name holding one
+# breaks CSV rows, JavaScript strings and log lines just as a newline would.
+_LINE_BREAKS = {"\u2028", "\u2029", "\x85", "\x0b", "\x0c", "\n", "\r"}
 
 
 def clean_text(
@@ -42,8 +45,12 @@ def clean_text(
     allowed = {"\n", "\t"} if multiline else set()
     if multiline:
         text = text.replace("\r\n", "\n").replace("\r", "\n")
+        for separator in ("\u2028", "\u2029", "\x85"):  # a line break by another name
+            text = text.replace(separator, "\n")
     for ch in text:
-        if ch not in allowed and unicodedata.category(ch) in _DISALLOWED_CATEGORIES:
+        if ch not in allowed and (
+            ch in _LINE_BREAKS or unicodedata.category(ch) in _DISALLOWED_CATEGORIES
+        ):
             raise ValidationError(
                 N_("contains an invisible or control character (%(char)s)"),
                 field=field,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from pathlib import Path
 from urllib.parse import quote
 
 from flask import Blueprint, Response, abort, redirect, render_template, request, send_file
@@ -15,7 +16,7 @@ from traceqr.errors import Conflict, ValidationError
 from traceqr.services import claims, traceability
 from traceqr.services.registry import jwks_document
 from traceqr.services.shoppers import clean_place, create_report, set_scan_place
-from traceqr.services.uploads import private_folder, safe_upload_path, store_image
+from traceqr.services.uploads import prepare_image, private_folder, safe_upload_path
 from traceqr.services.verification import ClientFacts, Verification
 from traceqr.web.context import db_session, now, state
 from traceqr.web.i18n import gettext as _
@@ -321,13 +322,15 @@ def report() -> Response | str:
     result = state().verifier.inspect(code, now=now(), client=client_facts())
     if form.validate_on_submit():
         settings = state().settings
+        saved: Path | None = None
         try:
+            # The photo is checked in memory, the report validated and flushed, and only
+            # then is the file written: a refused report leaves no file behind.
             upload = request.files.get("photo")
             photo = None
             if upload is not None and upload.filename:
-                photo = store_image(
+                photo = prepare_image(
                     upload.read(settings.max_upload_bytes + 1),
-                    private_folder(settings.uploads_path),
                     field="photo",
                     max_bytes=settings.max_upload_bytes,
                 )
@@ -346,13 +349,19 @@ def report() -> Response | str:
                     name: form[name].data
                     for name in ("shop_name", "shop_address", "province_code", "note", "contact")
                 },
-                photo=photo,
+                photo=photo.stored if photo else None,
                 client_hash=state().verifier.client_hash(request.remote_addr, now()),
                 now=now(),
             )
+            if photo is not None:
+                saved = photo.save(private_folder(settings.uploads_path))
             db_session().commit()
-        except (ValidationError, Conflict) as error:
+        except BaseException as error:
             db_session().rollback()
+            if saved is not None:
+                saved.unlink(missing_ok=True)  # the report it belonged to was not kept
+            if not isinstance(error, (ValidationError, Conflict)):
+                raise
             show_error(form, error)
         else:
             return render_template("report_sent.html", result=result, code=code)

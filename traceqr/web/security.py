@@ -101,16 +101,3 @@ def private_file(path: Path) -> Response:
     response.headers["Cache-Control"] = "private, no-store"
     response.headers["Content-Security-Policy"] = "default-src 'none'; sandbox"
     return response
-
-
-# What makes a spreadsheet program read a cell as a formula (full-width forms included).
-_FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r", "\uff1d", "\uff0b", "\uff0d", "\uff20")
-
-
-def spreadsheet_safe(value: object) -> object:
-    """A text cell of a CSV export that a spreadsheet would run as a formula gets a leading
-    apostrophe, as OWASP advises: shop names and scanned texts come from anonymous
-    shoppers, and officials open the exports in a spreadsheet. Numbers are left alone."""
-    if isinstance(value, str) and value.startswith(_FORMULA_STARTS):
-        return "'" + value
-    return value

@@ -21,6 +21,7 @@ from traceqr.domain.clusters import (
     register_csv_rows,
 )
 from traceqr.domain.provinces import province
+from traceqr.domain.spreadsheet import safe_row
 from traceqr.errors import Conflict, NotFound, TraceQRError, ValidationError
 from traceqr.models import Cluster
 from traceqr.services import clusters as register
@@ -96,7 +97,9 @@ def register_csv() -> Response:
         ClusterEntry(c.name, c.kind, c.province_code, c.commune, c.area_ha, c.status) for c in rows
     ]
     buffer = io.StringIO()
-    csv.writer(buffer, lineterminator="\r\n").writerows(register_csv_rows(entries))
+    csv.writer(buffer, lineterminator="\r\n").writerows(
+        safe_row(row) for row in register_csv_rows(entries)
+    )
     body = ("\ufeff" + buffer.getvalue()).encode("utf-8")
     response = file_bytes_response(body, "text/csv", "clusters.csv")
     response.headers["Content-Type"] = "text/csv; charset=utf-8; header=present"

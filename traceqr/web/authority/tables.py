@@ -13,6 +13,7 @@ from flask import url_for
 from werkzeug.wrappers import Response
 
 from traceqr.domain.provinces import province
+from traceqr.domain.spreadsheet import safe_row
 from traceqr.models import Cluster
 from traceqr.services.authority import (
     AreaDashboard,
@@ -25,7 +26,6 @@ from traceqr.services.authority import (
 from traceqr.web.downloads import file_bytes_response, safe_filename
 from traceqr.web.i18n import gettext as _
 from traceqr.web.i18n import number, vn_date, vn_datetime
-from traceqr.web.security import spreadsheet_safe
 from traceqr.web.wording import verdict_wording
 
 
@@ -404,7 +404,7 @@ def csv_download(table: DataTable, name: str) -> Response:
     writer = csv.writer(buffer, lineterminator="\r\n")
     writer.writerow(table.columns)
     for row in table.rows:
-        writer.writerow([spreadsheet_safe(cell.value) for cell in row])
+        writer.writerow(safe_row(cell.value for cell in row))
     body = ("\ufeff" + buffer.getvalue()).encode("utf-8")
     response = file_bytes_response(body, "text/csv", f"{safe_filename(name)}.csv")
     response.headers["Content-Type"] = "text/csv; charset=utf-8; header=present"
