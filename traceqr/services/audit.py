@@ -36,8 +36,9 @@ from traceqr.domain.audit import (
     verify_chain,
 )
 from traceqr.domain.documents import sign_document
+from traceqr.errors import N_, ValidationError
 from traceqr.keystore import KeyStore
-from traceqr.models import AuditEntry
+from traceqr.models import AuditEntry, Official
 
 Actor = tuple[str, str | None]
 SYSTEM: Actor = ("system", None)
@@ -162,8 +163,36 @@ def _chunk(session: Session, after_seq: int, limit: int) -> list[Entry]:
     return [_entry(row) for row in rows]
 
 
+# The largest seq a BIGINT column holds: nothing comes after it, and a larger number never
+# reaches the database (which would refuse it).
+MAX_SEQ = 2**63 - 1
+
+
+def may_export(official: Official) -> bool:
+    """Who downloads the whole log: authority officers who cover the whole country.
+
+    The log is a hash chain: only the whole of it, in order, can be checked against a
+    signed head, so it is not cut by province. A provincial officer's copy would either
+    hold other provinces' entries or prove nothing; provinces ask a national officer or the
+    operator (``traceqr audit export``). See docs/audit.md."""
+    return official.role == "authority" and not (official.provinces or "").strip(",")
+
+
+def parse_after(value: str | None) -> int:
+    """``after`` of an export: absent, or a whole number from 0 to :data:`MAX_SEQ`."""
+    if value is None or value == "":
+        return 0
+    if not (value.isascii() and value.isdigit()) or len(value) > 19 or int(value) > MAX_SEQ:
+        raise ValidationError(
+            N_("“after” must be a whole number from 0 to %(max)s."), field="after", max=MAX_SEQ
+        )
+    return int(value)
+
+
 def export_lines(session: Session, after_seq: int = 0) -> Iterator[str]:
     """The log as JSON Lines: one exported entry per line, in order."""
+    if after_seq >= MAX_SEQ:
+        return
     for entry in iter_entries(session, after_seq):
         yield _line(entry)
 
@@ -172,6 +201,8 @@ def stream_lines(database: Database, after_seq: int = 0, chunk: int = 2000) -> I
     """Like :func:`export_lines`, each chunk read in its own short transaction: a slow or
     abandoned download never holds a transaction open. Entries are only ever appended, so
     the chunks together are a consistent beginning of the log."""
+    if after_seq >= MAX_SEQ:
+        return
     while True:
         with database.session() as session:
             entries = _chunk(session, after_seq, chunk)

@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 from typing import Any
 
-from sqlalchemy import and_, case, func, or_, select, text
+from sqlalchemy import and_, case, func, or_, select, text, true
 from sqlalchemy.orm import Session
 from sqlalchemy.sql.elements import ColumnElement
 
@@ -78,6 +78,24 @@ class Scope:
 
     def codes(self) -> list[str]:
         return list(self.provinces) or [p.code for p in all_provinces()]
+
+    def business_condition(self) -> ColumnElement[bool]:
+        """Businesses in scope, as SQL (on ``businesses``)."""
+        return true() if self.national else Business.province_code.in_(self.provinces)
+
+    def report_condition(self) -> ColumnElement[bool]:
+        """Reports in scope, as SQL on ``reports`` alone (no join, so it goes before any
+        LIMIT): bought in one of the provinces or, with no place given, about a stamp of an
+        in-scope business."""
+        if self.national:
+            return true()
+        return or_(
+            Report.province_code.in_(self.provinces),
+            and_(
+                or_(Report.province_code.is_(None), Report.province_code == ""),
+                Report.business_id.in_(select(Business.id).where(self.business_condition())),
+            ),
+        )
 
     def narrowed(self, code: str | None) -> Scope:
         """Only ``code`` (which must be covered), or this scope when None."""

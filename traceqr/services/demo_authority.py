@@ -22,6 +22,7 @@ from traceqr.domain.stamp_format import encode_code, stamp_url
 from traceqr.keystore import KeyStore
 from traceqr.models import Batch, Business, Official, SigningKey
 from traceqr.services import catalog, identity, inspection, issuance, shoppers, stamps
+from traceqr.services.authority import Scope
 from traceqr.services.businesses import create_business
 from traceqr.services.clusters import import_register, link_businesses
 from traceqr.services.identity import Reviewer
@@ -427,5 +428,7 @@ def _reports_and_case(
         session, inspector, "Vàng quỳ Kiêu Kỵ giả tại chợ cửa khẩu", now - timedelta(days=3)
     )
     inspection.add_to_case(session, case, now - timedelta(days=3), stamp_id=found.stamp_id)
-    for report in reports[:3]:
-        inspection.attach_report(session, case, report.id)
+    for report in reports[:2]:  # bought in Hà Nội: in the inspector's provinces
+        inspection.attach_report(
+            session, case, report.id, Scope.of(inspector), now - timedelta(days=3)
+        )

@@ -1,4 +1,18 @@
-"""The inspector's side: stamp dossiers, flags, cases and signed case files."""
+"""The inspector's side: stamp dossiers, flags, cases and signed case files.
+
+Scope. An inspector covers a list of provinces (none: the whole country), like an
+authority officer (:class:`traceqr.services.authority.Scope`), and every list and look-up
+here filters it in SQL, before any LIMIT:
+- A report is in scope when the place of purchase is in one of the provinces, or, with no
+  place given, when the business of its stamp is (market inspectors act where goods are
+  sold).
+- A case is in scope when it was opened by an inspector who shares one of the provinces,
+  or one of its stamps or batches belongs to an in-scope business, or one of its reports
+  is in scope. An inspector who can see a case sees all of it (its notes, its reports):
+  a case is the shared file of everyone it concerns.
+Anything out of scope answers as if it did not exist. Stamps themselves are not scoped:
+an inspector looks up whatever stamp they find on a shelf, from any province.
+"""
 
 from __future__ import annotations
 
@@ -7,8 +21,9 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import func, literal, or_, select, true
 from sqlalchemy.orm import Session
+from sqlalchemy.sql.elements import ColumnElement
 
 from traceqr.domain.dates import iso_vietnam
 from traceqr.domain.documents import sign_document
@@ -31,11 +46,13 @@ from traceqr.models import (
     Stamp,
 )
 from traceqr.services import audit
+from traceqr.services.authority import Scope
 from traceqr.services.service_keys import document_signer
 from traceqr.services.validation import clean_text, required_text
 from traceqr.services.verification import Verification, VerificationService
 
 HISTORY_LIMIT = 500
+LIST_LIMIT = 200
 CASE_FILE_KIND = "case-file"
 
 
@@ -56,9 +73,10 @@ class Dossier:
 
 
 def stamp_dossier(
-    session: Session, verifier: VerificationService, text: str, now: datetime
+    session: Session, verifier: VerificationService, text: str, now: datetime, scope: Scope
 ) -> Dossier:
-    """Everything known about a scanned text, without counting a check."""
+    """Everything known about a scanned text, without counting a check: the stamp's own
+    facts wherever it comes from, and the reports and cases in the inspector's scope."""
     result = verifier.inspect(text, now=now)
     dossier = Dossier(result)
     if result.stamp_id is None:
@@ -69,7 +87,10 @@ def stamp_dossier(
             dossier.reports = list(
                 session.scalars(
                     select(Report)
-                    .where(Report.scanned_text.ilike(f"%{_report_key(result.stamp)}%"))
+                    .where(
+                        Report.scanned_text.ilike(f"%{_report_key(result.stamp)}%"),
+                        scope.report_condition(),
+                    )
                     .order_by(Report.id.desc())
                     .limit(50)
                 )
@@ -95,7 +116,10 @@ def stamp_dossier(
     dossier.by_province = places.most_common()
     dossier.reports = list(
         session.scalars(
-            select(Report).where(Report.stamp_id == stamp.id).order_by(Report.id.desc())
+            select(Report)
+            .where(Report.stamp_id == stamp.id, scope.report_condition())
+            .order_by(Report.id.desc())
+            .limit(LIST_LIMIT)
         )
     )
     dossier.flags = list(
@@ -109,7 +133,10 @@ def stamp_dossier(
         session.scalars(
             select(Case)
             .join(CaseItem, CaseItem.case_id == Case.id)
-            .where((CaseItem.stamp_id == stamp.id) | (CaseItem.batch_id == stamp.batch_id))
+            .where(
+                (CaseItem.stamp_id == stamp.id) | (CaseItem.batch_id == stamp.batch_id),
+                case_condition(scope),
+            )
             .distinct()
         )
     )
@@ -213,11 +240,94 @@ def open_case(session: Session, official: Official, title: Any, now: datetime) -
     return case
 
 
-def get_case(session: Session, case_id: int) -> Case:
-    case = session.get(Case, case_id)
+def case_condition(scope: Scope) -> ColumnElement[bool]:
+    """Cases in scope, as SQL on ``cases`` (see the module's docstring)."""
+    if scope.national:
+        return true()
+    businesses = select(Business.id).where(scope.business_condition())
+    shares_a_province = or_(
+        *(
+            (literal(",") + Official.provinces + literal(",")).contains(
+                f",{code},", autoescape=True
+            )
+            for code in scope.provinces
+        )
+    )
+    return or_(
+        Case.opened_by.in_(select(Official.id).where(shares_a_province)),
+        select(CaseItem.id)
+        .join(Batch, Batch.id == CaseItem.batch_id)
+        .where(CaseItem.case_id == Case.id, Batch.business_id.in_(businesses))
+        .exists(),
+        select(CaseItem.id)
+        .join(Stamp, Stamp.id == CaseItem.stamp_id)
+        .join(Batch, Batch.id == Stamp.batch_id)
+        .where(CaseItem.case_id == Case.id, Batch.business_id.in_(businesses))
+        .exists(),
+        select(Report.id).where(Report.case_id == Case.id, scope.report_condition()).exists(),
+    )
+
+
+def list_cases(
+    session: Session, scope: Scope, *, open_only: bool = False, limit: int = LIST_LIMIT
+) -> list[Case]:
+    """The newest cases in scope (only the open ones when asked)."""
+    query = select(Case).where(case_condition(scope))
+    if open_only:
+        query = query.where(Case.status == "open")
+    return list(session.scalars(query.order_by(Case.id.desc()).limit(limit)))
+
+
+def get_case(session: Session, case_id: int, scope: Scope) -> Case:
+    """One case; out of scope it is as if it did not exist."""
+    case = session.scalar(select(Case).where(Case.id == case_id, case_condition(scope)))
     if case is None:
         raise NotFound(N_("no such case"))
     return case
+
+
+def case_items(session: Session, case: Case) -> list[CaseItem]:
+    return list(
+        session.scalars(select(CaseItem).where(CaseItem.case_id == case.id).order_by(CaseItem.id))
+    )
+
+
+def case_notes(session: Session, case: Case) -> list[CaseNote]:
+    return list(
+        session.scalars(select(CaseNote).where(CaseNote.case_id == case.id).order_by(CaseNote.id))
+    )
+
+
+def get_note(session: Session, case: Case, note_id: int) -> CaseNote:
+    note = session.get(CaseNote, note_id)
+    if note is None or note.case_id != case.id:
+        raise NotFound(N_("no such note"))
+    return note
+
+
+# --- reports -------------------------------------------------------------------------------
+
+
+def recent_reports(session: Session, scope: Scope, limit: int = LIST_LIMIT) -> list[Report]:
+    """The newest shoppers' reports in scope."""
+    return list(
+        session.scalars(
+            select(Report).where(scope.report_condition()).order_by(Report.id.desc()).limit(limit)
+        )
+    )
+
+
+def get_report(
+    session: Session, report_id: int, scope: Scope, *, via_cases: bool = False
+) -> Report:
+    """One report in scope (or, with ``via_cases``, in a case in scope); else not found."""
+    condition = scope.report_condition()
+    if via_cases:
+        condition = or_(condition, Report.case_id.in_(select(Case.id).where(case_condition(scope))))
+    report = session.scalar(select(Report).where(Report.id == report_id, condition))
+    if report is None:
+        raise NotFound(N_("no such report"))
+    return report
 
 
 def add_to_case(
@@ -386,13 +496,19 @@ def signed_case_file(
     return sign_document(CASE_FILE_KIND, document, document_signer(session, keystore, now))
 
 
-def attach_report(session: Session, case: Case, report_id: int) -> Report:
-    report = session.get(Report, report_id)
-    if report is None:
-        raise NotFound(N_("no such report"))
+def attach_report(
+    session: Session, case: Case, report_id: int, scope: Scope, now: datetime
+) -> Report:
+    """Put a report in scope into an open case (a case the caller can see: get it with
+    :func:`get_case`). A report already in another case stays there."""
+    if case.status != "open":
+        raise Conflict(N_("the case is closed"))
+    report = get_report(session, report_id, scope)
+    if report.case_id not in (None, case.id):
+        raise Conflict(N_("the report is already in case #%(id)s"), id=report.case_id)
     report.case_id = case.id
     if report.stamp_id is not None:
-        add_to_case(session, case, case.opened_at, stamp_id=report.stamp_id)
+        add_to_case(session, case, now, stamp_id=report.stamp_id)
     session.flush()
     return report
 

@@ -8,6 +8,7 @@ import json
 from flask import Blueprint, Response, abort, current_app, request
 from flask_login import current_user
 
+from traceqr.errors import ValidationError
 from traceqr.services import audit
 from traceqr.services.key_lifecycle import root_document
 from traceqr.web.context import db_session, now, state
@@ -48,15 +49,16 @@ def audit_head() -> Response:
 
 @blueprint.get("/authority/audit/log.jsonl")
 def audit_export() -> Response:
-    """The whole log as JSON Lines, for authority officers (``after`` skips what they have)."""
+    """The whole log as JSON Lines, for national authority officers (``after`` skips what
+    they have); see :func:`audit.may_export` for why provincial officers get none."""
     user = current_user._get_current_object()
     if isinstance(user, PortalUser) or not isinstance(user, OfficialUser):
         return current_app.login_manager.unauthorized()  # type: ignore[attr-defined,no-any-return]
-    if user.official.role != "authority":
+    if not audit.may_export(user.official):
         abort(403)
     try:
-        after = max(0, int(request.args.get("after", "0")))
-    except ValueError:
+        after = audit.parse_after(request.args.get("after"))
+    except ValidationError:
         abort(400)
     response = Response(audit.stream_lines(state().database, after), mimetype="application/jsonl")
     response.headers["Content-Disposition"] = 'attachment; filename="traceqr-audit.jsonl"'

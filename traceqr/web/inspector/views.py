@@ -9,17 +9,17 @@ from typing import Any
 from flask import abort, flash, redirect, render_template, request, session, url_for
 from flask_login import current_user, login_user, logout_user
 from flask_wtf.file import FileField
-from sqlalchemy import select
 from werkzeug.wrappers import Response
 from wtforms import PasswordField, StringField, TextAreaField
 from wtforms.validators import DataRequired, Length, Optional
 
 from traceqr.domain.qr import decode_qr_texts
 from traceqr.errors import Conflict, ValidationError
-from traceqr.models import Case, CaseItem, CaseNote, Report, Stamp
+from traceqr.models import Case, Stamp
 from traceqr.services import inspection
+from traceqr.services.authority import Scope
 from traceqr.services.case_pdf import case_file_pdf
-from traceqr.services.officials import authenticate_official, provinces_of, sign_out
+from traceqr.services.officials import authenticate_official, sign_out
 from traceqr.services.uploads import private_folder, store_image, stored_private_upload
 from traceqr.web.context import db_session, now, state
 from traceqr.web.downloads import file_bytes_response
@@ -107,22 +107,21 @@ def logout() -> Response:
 @blueprint.get("/")
 @inspector_required
 def home() -> str:
-    recent_reports = db_session().scalars(select(Report).order_by(Report.id.desc()).limit(10)).all()
     return render_template(
         "inspector/home.html",
         photo_form=PhotoForm(),
-        reports=_in_scope(recent_reports),
-        open_cases=db_session()
-        .scalars(select(Case).where(Case.status == "open").order_by(Case.id.desc()))
-        .all(),
+        reports=inspection.recent_reports(db_session(), _scope(), limit=10),
+        open_cases=_open_cases(),
     )
 
 
-def _in_scope(reports: Any) -> list[Report]:
-    covered = set(provinces_of(me()))
-    return [
-        r for r in reports if not covered or r.province_code in covered or r.province_code is None
-    ]
+def _scope() -> Scope:
+    """The signed-in inspector's provinces (none: the whole country)."""
+    return Scope.of(me())
+
+
+def _open_cases() -> list[Case]:
+    return inspection.list_cases(db_session(), _scope(), open_only=True)
 
 
 @blueprint.get("/stamp")
@@ -131,16 +130,14 @@ def dossier() -> Response | str:
     code = request.args.get("code", "").strip()
     if not code:
         return redirect(url_for("inspector.home"))
-    result = inspection.stamp_dossier(db_session(), state().verifier, code[:2048], now())
+    result = inspection.stamp_dossier(db_session(), state().verifier, code[:2048], now(), _scope())
     return render_template(
         "inspector/dossier.html",
         d=result,
         code=code,
         flag_form=ReasonForm(),
         confirm=ConfirmForm(),
-        open_cases=db_session()
-        .scalars(select(Case).where(Case.status == "open").order_by(Case.id.desc()))
-        .all(),
+        open_cases=_open_cases(),
     )
 
 
@@ -212,13 +209,10 @@ def lift_flag(flag_id: int) -> Response:
 @blueprint.get("/reports")
 @inspector_required
 def reports() -> str:
-    rows = db_session().scalars(select(Report).order_by(Report.id.desc()).limit(200)).all()
     return render_template(
         "inspector/reports.html",
-        reports=_in_scope(rows),
-        open_cases=db_session()
-        .scalars(select(Case).where(Case.status == "open").order_by(Case.id.desc()))
-        .all(),
+        reports=inspection.recent_reports(db_session(), _scope()),
+        open_cases=_open_cases(),
         confirm=ConfirmForm(),
     )
 
@@ -234,16 +228,14 @@ def cases() -> Response | str:
         case = inspection.open_case(db_session(), me(), form.title.data, now())
         db_session().commit()
         return redirect(url_for("inspector.case", case_id=case.id))
-    rows = db_session().scalars(select(Case).order_by(Case.id.desc()).limit(200)).all()
+    rows = inspection.list_cases(db_session(), _scope())
     return render_template("inspector/cases.html", form=form, cases=rows)
 
 
 def _case_page(case_id: int, **forms: Any) -> str:
     session_ = db_session()
-    case = inspection.get_case(session_, case_id)
-    items = session_.scalars(
-        select(CaseItem).where(CaseItem.case_id == case.id).order_by(CaseItem.id)
-    ).all()
+    case = inspection.get_case(session_, case_id, _scope())
+    items = inspection.case_items(session_, case)
     stamps = {i.stamp_id: session_.get(Stamp, i.stamp_id) for i in items if i.stamp_id}
     return render_template(
         "inspector/case.html",
@@ -251,9 +243,7 @@ def _case_page(case_id: int, **forms: Any) -> str:
         contents=inspection.case_contents(session_, case),
         items=items,
         stamps=stamps,
-        notes=session_.scalars(
-            select(CaseNote).where(CaseNote.case_id == case.id).order_by(CaseNote.id)
-        ).all(),
+        notes=inspection.case_notes(session_, case),
         note_form=forms.get("note_form") or NoteForm(formdata=None),
         add_form=forms.get("add_form") or AddStampForm(formdata=None),
         close_form=forms.get("close_form") or CloseForm(formdata=None),
@@ -271,7 +261,7 @@ def case(case_id: int) -> str:
 @inspector_required
 def case_add_stamp(case_id: int) -> Response | str:
     form = AddStampForm()
-    case_ = inspection.get_case(db_session(), case_id)
+    case_ = inspection.get_case(db_session(), case_id, _scope())
     if not form.validate_on_submit():
         return _case_page(case_id, add_form=form)
     result = state().verifier.inspect(form.code.data or "", now=now())
@@ -292,7 +282,7 @@ def case_add_stamp(case_id: int) -> Response | str:
 @inspector_required
 def case_add_batch(case_id: int, batch_id: int) -> Response:
     if ConfirmForm().validate_on_submit():
-        case_ = inspection.get_case(db_session(), case_id)
+        case_ = inspection.get_case(db_session(), case_id, _scope())
         try:
             inspection.add_to_case(db_session(), case_, now(), batch_id=batch_id)
             db_session().commit()
@@ -306,7 +296,7 @@ def case_add_batch(case_id: int, batch_id: int) -> Response:
 @inspector_required
 def case_add_stamp_id(case_id: int, stamp_id: int) -> Response:
     if ConfirmForm().validate_on_submit():
-        case_ = inspection.get_case(db_session(), case_id)
+        case_ = inspection.get_case(db_session(), case_id, _scope())
         if db_session().get(Stamp, stamp_id) is None:
             abort(404)
         try:
@@ -322,9 +312,13 @@ def case_add_stamp_id(case_id: int, stamp_id: int) -> Response:
 @inspector_required
 def case_add_report(case_id: int, report_id: int) -> Response:
     if ConfirmForm().validate_on_submit():
-        case_ = inspection.get_case(db_session(), case_id)
-        inspection.attach_report(db_session(), case_, report_id)
-        db_session().commit()
+        case_ = inspection.get_case(db_session(), case_id, _scope())
+        try:
+            inspection.attach_report(db_session(), case_, report_id, _scope(), now())
+            db_session().commit()
+        except USER_ERRORS as error:
+            db_session().rollback()
+            show_error(None, error)
     return redirect(url_for("inspector.case", case_id=case_id))
 
 
@@ -332,7 +326,7 @@ def case_add_report(case_id: int, report_id: int) -> Response:
 @inspector_required
 def case_note(case_id: int) -> Response | str:
     form = NoteForm()
-    case_ = inspection.get_case(db_session(), case_id)
+    case_ = inspection.get_case(db_session(), case_id, _scope())
     if not form.validate_on_submit():
         return _case_page(case_id, note_form=form)
     try:
@@ -359,7 +353,7 @@ def case_note(case_id: int) -> Response | str:
 @inspector_required
 def case_close(case_id: int) -> Response | str:
     form = CloseForm()
-    case_ = inspection.get_case(db_session(), case_id)
+    case_ = inspection.get_case(db_session(), case_id, _scope())
     if form.validate_on_submit():
         try:
             inspection.close_case(db_session(), case_, form.outcome.data, now())
@@ -371,7 +365,7 @@ def case_close(case_id: int) -> Response | str:
 
 
 def _signed(case_id: int) -> dict[str, Any]:
-    case_ = inspection.get_case(db_session(), case_id)
+    case_ = inspection.get_case(db_session(), case_id, _scope())
     document = inspection.signed_case_file(db_session(), state().keystore, case_, now())
     db_session().commit()  # the service key, the first time
     return document
@@ -425,10 +419,8 @@ def case_file_pdf_view(case_id: int) -> Response:
 @blueprint.get("/reports/<id:report_id>/photo")
 @inspector_required
 def report_photo(report_id: int) -> Response:
-    """A shopper's photo, for the inspectors whose provinces the report is in."""
-    report = db_session().get(Report, report_id)
-    if report is None or not _in_scope([report]):
-        abort(404)
+    """A shopper's photo, for the inspectors whose provinces the report (or its case) is in."""
+    report = inspection.get_report(db_session(), report_id, _scope(), via_cases=True)
     path = stored_private_upload(state().settings.uploads_path, report.photo)
     if path is None:
         abort(404)
@@ -438,9 +430,8 @@ def report_photo(report_id: int) -> Response:
 @blueprint.get("/cases/<id:case_id>/notes/<id:note_id>/photo")
 @inspector_required
 def case_note_photo(case_id: int, note_id: int) -> Response:
-    note = db_session().get(CaseNote, note_id)
-    if note is None or note.case_id != case_id:
-        abort(404)
+    case_ = inspection.get_case(db_session(), case_id, _scope())
+    note = inspection.get_note(db_session(), case_, note_id)
     path = stored_private_upload(state().settings.uploads_path, note.photo)
     if path is None:
         abort(404)
