@@ -130,14 +130,23 @@ def test_stamps_signed_before_a_key_rotation_still_verify(
     assert statuses == {business.signing_key.kid.hex(): "retired", new_key.kid.hex(): "active"}
 
 
-def test_a_stamp_checked_far_too_often_turns_suspicious(api: Api) -> None:
+def test_a_stamp_checked_far_too_often_turns_suspicious(api: Api, state: AppState) -> None:
     url = issue_one(api)[0]
-    statuses = [api.verify(url)["status"] for _ in range(21)]
+    start = datetime(2026, 11, 20, 2, 0, tzinfo=UTC)
+
+    def check(n: int) -> Any:  # five shoppers taking turns, an hour apart: no one's repeats
+        client = ClientFacts(f"198.51.100.{n % 5}", "Mozilla/5.0 (Android)")
+        return state.verifier.verify(
+            url, now=start + timedelta(hours=n), channel="api", client=client
+        )
+
+    statuses = [check(n).status.value for n in range(21)]
     assert statuses[:20] == ["genuine"] * 20
     assert statuses[20] == "suspicious"
-    verdict = api.verify(url)
-    assert verdict["reasons"] == ["scan_count_high"]
-    assert verdict["signature_valid"] is True
+    result = check(21)
+    assert [r.value for r in result.verdict.reasons] == ["scan_count_high"]
+    assert result.verdict.signature_valid is True
+    assert result.scan_count == 22
 
 
 def check_from_another_process(overrides: dict[str, Any], url: str, checks: int, out: Any) -> None:

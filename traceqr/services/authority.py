@@ -4,8 +4,10 @@ stamps across its provinces, communes and clusters, and where counterfeits turn 
 Only aggregates and businesses' public facts, never keys, API keys, staff, contacts or
 products that have no stamps. Every figure is a SQL group-by over small tables: the daily
 scan counts (``scan_daily``), batch counters, reports, and, for forged codes no business is
-behind, a partial index on ``scans``. Python only folds the few hundred grouped rows into
-tables, so the pages stay fast with millions of scans.
+behind, a partial index on ``scans``. A forged code naming a business's key id (a bad
+signature) is no check of that business: it is counted apart (``forged_daily``) and shown
+apart, never in its commune's or cluster's hot spot. Python only folds the few hundred
+grouped rows into tables, so the pages stay fast with millions of scans.
 
 Scope. An authority official covers a list of provinces (none: the whole country).
 - A business is in scope when its province is.
@@ -40,6 +42,7 @@ from traceqr.models import (
     Case,
     CaseItem,
     Cluster,
+    ForgedDaily,
     Official,
     Product,
     Report,
@@ -543,6 +546,9 @@ class HotSpots:
     clusters: list[SpotRow]  # the same, by the producers' cluster
     places: list[SpotRow]  # where shoppers reported buying
     outside_producers: SpotRow  # checks in scope of goods from producers outside it
+    # Forged codes (bad signatures) naming an in-scope producer's key, by producer: kept
+    # apart, never in the producers' or clusters' figures (anyone can type any key id).
+    forged: list[SpotRow] = field(default_factory=list)
 
 
 def _check_scope_condition(scope: Scope) -> ColumnElement[bool]:
@@ -661,6 +667,44 @@ def hot_spots(session: Session, scope: Scope, period: Period) -> HotSpots:
             )
 
     producers, clusters = _producer_spots(session, producer_rows, producer_reports)
+    forged = [
+        SpotRow(
+            key=str(r.id),
+            label=r.name,
+            link={},
+            by_status={"forged": _int(r.n)},
+            extra={
+                "province": r.province_code,
+                "commune": r.address_commune or "",
+                "cluster": r.cluster_name or "",
+            },
+        )
+        for r in session.execute(
+            select(
+                Business.id,
+                Business.name,
+                Business.province_code,
+                Business.address_commune,
+                Business.cluster_name,
+                func.sum(ForgedDaily.count).label("n"),
+            )
+            .join(Business, Business.id == ForgedDaily.business_id)
+            .where(
+                Business.province_code.in_(codes),
+                ForgedDaily.day >= period.start,
+                ForgedDaily.day <= period.end,
+            )
+            .group_by(
+                Business.id,
+                Business.name,
+                Business.province_code,
+                Business.address_commune,
+                Business.cluster_name,
+            )
+            .order_by(func.sum(ForgedDaily.count).desc(), Business.name)
+            .limit(50)
+        )
+    ]
     return HotSpots(
         period=period,
         scope=scope,
@@ -669,6 +713,7 @@ def hot_spots(session: Session, scope: Scope, period: Period) -> HotSpots:
         clusters=clusters,
         places=sorted(places.values(), key=lambda s: (-s.reports, s.label))[:50],
         outside_producers=outside,
+        forged=forged,
     )
 
 

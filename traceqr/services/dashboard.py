@@ -1,18 +1,20 @@
 """What a business's dashboard shows: stamps, scans per day and province, warnings.
 
 Every figure comes from small tables (batch counters, the daily scan counts) or an index
-walk of a few rows, so the page stays fast with millions of stamps and scans.
+walk of a few rows, so the page stays fast with millions of stamps and scans. Forged
+codes naming the business's key are not its checks: they are counted apart (forged_daily)
+and shown apart.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, timedelta
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from traceqr.models import Batch, Product, Scan, ScanDaily, Stamp
+from traceqr.models import Batch, ForgedDaily, Product, Scan, ScanDaily, Stamp
 
 WARNING_STATUSES = ("suspicious", "revoked", "recalled", "inactive", "unregistered", "invalid")
 
@@ -36,6 +38,13 @@ class Dashboard:
     days: list[DayCount]
     provinces: list[tuple[str, int]]  # (province code or "", scans), most first
     latest_warnings: list[tuple[Scan, str | None, str | None]]  # scan, product, lot
+    # Forged codes naming this business's key (bad signatures): not its checks, never in
+    # the figures above; (province code or "", count), most first.
+    forged_provinces: list[tuple[str, int]] = field(default_factory=list)
+
+    @property
+    def forged_period(self) -> int:
+        return sum(n for _, n in self.forged_provinces)
 
 
 def dashboard(session: Session, business_id: int, today: date, days: int = 30) -> Dashboard:
@@ -77,6 +86,12 @@ def dashboard(session: Session, business_id: int, today: date, days: int = 30) -
         .order_by(Scan.id.desc())
         .limit(10)
     ).all()
+    forged = session.execute(
+        select(ForgedDaily.province_code, func.sum(ForgedDaily.count))
+        .where(ForgedDaily.business_id == business_id, ForgedDaily.day >= since)
+        .group_by(ForgedDaily.province_code)
+        .order_by(func.sum(ForgedDaily.count).desc(), ForgedDaily.province_code)
+    ).all()
     day_counts = [DayCount(day, total, warn) for day, (total, warn) in sorted(counts.items())]
     return Dashboard(
         products=products or 0,
@@ -89,4 +104,5 @@ def dashboard(session: Session, business_id: int, today: date, days: int = 30) -
         days=day_counts,
         provinces=[(code, int(n)) for code, n in provinces],
         latest_warnings=[(scan, name, lot) for scan, name, lot in warnings],
+        forged_provinces=[(code, int(n)) for code, n in forged],
     )

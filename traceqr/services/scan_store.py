@@ -1,7 +1,8 @@
 """The verification hot path's SQL, written for the database driver.
 
-A check runs five short statements (bump the stamp, read its batch, read its recent
-checks, append the check, count it for the day). Through SQLAlchemy Core each costs about
+A check runs five or six short statements (bump the stamp, read its batch, read its
+recent checks, append the check, count it for the day, and count it for the copy rules
+when it is not its client's repeat). Through SQLAlchemy Core each costs about
 150 µs of Python before the database sees it; on the driver's own cursor, about 20 µs.
 The statements are plain SQL that SQLite (3.35+) and PostgreSQL both understand; only the
 parameter marker and the way times are stored differ, and this class hides both.
@@ -38,6 +39,7 @@ STAMP_FIELDS = (
     "flagged_at",
     "flag_reason",
     "issued_at",
+    "independent_checks",
     "has_pin",
 )
 _STAMP_COLUMNS = ", ".join(STAMP_FIELDS[:-1]) + ", pin_hash IS NOT NULL"
@@ -101,6 +103,7 @@ SCAN_COLUMNS = (
     "lon",
     "ip_hash",
     "device",
+    "claimed_business_id",
 )
 
 
@@ -135,6 +138,17 @@ class ScanStore:
             f"VALUES ({p}, {p}, {p}, {p}, 1) "
             "ON CONFLICT (business_id, day, status, province_code) "
             "DO UPDATE SET count = scan_daily.count + 1"
+        )
+        # Forged codes naming a business's key: counted apart, never in scan_daily.
+        self.forged_daily_sql = (
+            "INSERT INTO forged_daily (business_id, day, province_code, count) "
+            f"VALUES ({p}, {p}, {p}, 1) "
+            "ON CONFLICT (business_id, day, province_code) "
+            "DO UPDATE SET count = forged_daily.count + 1"
+        )
+        # A check the copy rules count (not a client's repeat within 10 minutes).
+        self.independent_sql = (
+            f"UPDATE stamps SET independent_checks = independent_checks + 1 WHERE id = {p}"
         )
 
     # --- values in and out ---------------------------------------------------------------
@@ -249,38 +263,54 @@ class ScanStore:
         ]
 
     def append_and_commit(
-        self, connection: Connection, values: Sequence[Any], daily: Sequence[Any] | None
+        self,
+        connection: Connection,
+        values: Sequence[Any],
+        daily: Sequence[Any] | None,
+        *,
+        forged: Sequence[Any] | None = None,
+        independent_stamp_id: int | None = None,
     ) -> int:
-        """Record the check (``values`` in SCAN_COLUMNS order), count it for the day and
-        commit the check's transaction; returns the new scan's id. On PostgreSQL the two
+        """Record the check (``values`` in SCAN_COLUMNS order), count it for the day
+        (``daily``: business, day, status, province in scan_daily; ``forged``: business, day,
+        province in forged_daily), count it for the copy rules on ``independent_stamp_id``,
+        and commit the check's transaction; returns the new scan's id. On PostgreSQL the
         writes and the COMMIT go to the server in one round trip. The caller's transaction
         (``connection.begin()``) then finds nothing left to commit."""
         row = list(values)
         row[2] = self.time_in(row[2])
         raw = connection.connection.dbapi_connection
         assert raw is not None
-        daily_values = None
+        writes: list[tuple[str, Sequence[Any]]] = []
         if daily is not None:
             business_id, day, status, province = daily
-            daily_values = (business_id, day.isoformat() if self.sqlite else day, status, province)
+            writes.append((self.daily_sql, (business_id, self._day_in(day), status, province)))
+        if forged is not None:
+            business_id, day, province = forged
+            writes.append((self.forged_daily_sql, (business_id, self._day_in(day), province)))
+        if independent_stamp_id is not None:
+            writes.append((self.independent_sql, (independent_stamp_id,)))
         if not _pipelines(raw):
             scan_id = self._one(raw.cursor(), self.insert_sql, row)[0]
-            if daily_values is not None:
+            for sql, parameters in writes:
                 cursor = raw.cursor()
-                cursor.execute(self.daily_sql, daily_values)
+                cursor.execute(sql, parameters)
                 cursor.close()
             raw.commit()
             return int(scan_id)
-        cursors = [raw.cursor() for _ in range(3)]
+        cursors = [raw.cursor() for _ in range(len(writes) + 2)]
         with raw.pipeline():
             cursors[0].execute(self.insert_sql, row)
-            if daily_values is not None:
-                cursors[1].execute(self.daily_sql, daily_values)
-            cursors[2].execute("COMMIT")
+            for cursor, (sql, parameters) in zip(cursors[1:], writes, strict=False):
+                cursor.execute(sql, parameters)
+            cursors[-1].execute("COMMIT")
         scan_id = cursors[0].fetchone()[0]
         for cursor in cursors:
             cursor.close()
         return int(scan_id)
+
+    def _day_in(self, day: date) -> Any:
+        return day.isoformat() if self.sqlite else day
 
 
 def _pipelines(raw: Any) -> bool:

@@ -42,6 +42,7 @@ from traceqr.domain.verification import (
     RECORD_RULES,
     PastScan,
     Policy,
+    Reason,
     ScanFacts,
     StampRecord,
     Status,
@@ -161,6 +162,15 @@ class Verification:
     flag_reason: str | None = None
     scan_id: int | None = None
     origin: dict[str, Any] = field(default_factory=dict)  # batch, product, business facts
+    counts_for_copy_rules: bool = False  # not its client's repeat within 10 minutes
+
+    @property
+    def forged_claim(self) -> int | None:
+        """A forged code (its signature does not verify under the key its kid names): the
+        business whose key it names. Not that business's check: never in its figures."""
+        if self.key is None or Reason.BAD_SIGNATURE not in self.verdict.reasons:
+            return None
+        return self.key.public.business_id
 
     @property
     def status(self) -> Status:
@@ -372,6 +382,8 @@ class VerificationService:
             claimed_by=row["claimed_by"],
             flagged=row["flagged_at"] is not None or origin["batch_flagged_at"] is not None,
             issued_at=row["issued_at"],
+            # Not bumped with scan_count: counted after judging, when this check counts.
+            independent_checks=row["independent_checks"],
         )
         facts = ScanFacts(
             now=now,
@@ -406,6 +418,7 @@ class VerificationService:
             # An invalid stamp (its key compromised before it was signed) is not ours: its
             # record's product and producer are not shown as if it were.
             origin=origin if record.kid_matches and verdict.status is not Status.INVALID else {},
+            counts_for_copy_rules=self.copy_detection and facts.counts_for_copy_rules(),
         )
 
     def _decode(
@@ -442,10 +455,15 @@ class VerificationService:
         client: ClientFacts,
         client_hash: bytes | None,
     ) -> int:
-        """Append the check and commit; returns the new scan's id."""
-        business_id = result.origin.get("business_id") or (
-            result.key.public.business_id if result.key else None
-        )
+        """Append the check and commit; returns the new scan's id. A forged code is not
+        the check of the business its key id names: it is counted apart (forged_daily)."""
+        claimed = result.forged_claim
+        if claimed is not None:
+            business_id = None
+        else:
+            business_id = result.origin.get("business_id") or (
+                result.key.public.business_id if result.key else None
+            )
         values = (
             result.stamp_id,
             business_id,
@@ -460,12 +478,22 @@ class VerificationService:
             client.lon,
             client_hash,
             device_family(client.user_agent),
+            claimed,
         )
-        daily = None
-        if business_id is not None:
+        daily = forged = None
+        if business_id is not None or claimed is not None:
             day = result.scanned_at.astimezone(VIETNAM_TZ).date()
-            daily = (business_id, day, result.status.value, client.province_code or "")
-        return self.store.append_and_commit(connection, values, daily)
+            if claimed is not None:
+                forged = (claimed, day, client.province_code or "")
+            else:
+                daily = (business_id, day, result.status.value, client.province_code or "")
+        return self.store.append_and_commit(
+            connection,
+            values,
+            daily,
+            forged=forged,
+            independent_stamp_id=result.stamp_id if result.counts_for_copy_rules else None,
+        )
 
 
 def _aware(value: datetime | None) -> datetime | None:
