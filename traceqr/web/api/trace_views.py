@@ -103,7 +103,7 @@ def import_events_csv(batch_id: int) -> tuple[Response, int]:
     payload = {
         "imported": len(events),
         "already_present": 0,
-        "events": [traceability.event_json(session, event) for event in events],
+        "events": traceability.events_json(session, batch_id, only=events),
     }
     return created(payload, url_for("api.list_events", batch_id=batch_id))
 
@@ -132,7 +132,7 @@ def import_epcis() -> tuple[Response, int]:
     payload = {
         "imported": len(result.created),
         "already_present": result.already_present,
-        "events": [traceability.event_json(session, event) for event in result.created],
+        "events": traceability.events_json(session, 0, only=result.created),
     }
     return jsonify(payload), 201
 
