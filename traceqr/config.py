@@ -29,7 +29,11 @@ class Settings:
     secret_key: str = ""
     master_keys: tuple[str, ...] = ()  # from TRACEQR_MASTER_KEYS; else instance/master.key
     trust_proxy: int = 0  # how many reverse proxies set X-Forwarded-* in front of us
-    verify_rate_limit: str = "60 per minute; 600 per hour"
+    # Distinct stamps checked per client (IPv4 address or IPv6 /64): sized for carrier NAT,
+    # see traceqr/web/ratelimit.py (VerifyGuard) and docs/security.md.
+    verify_rate_limit: str = "300 per minute; 3000 per hour"
+    # Checks of one stamp by one client (reloads, languages, journey pages).
+    verify_repeat_rate_limit: str = "60 per minute; 600 per hour"
     api_rate_limit: str = "600 per minute"
     login_rate_limit: str = "10 per minute; 50 per hour"
     pin_rate_limit: str = "5 per minute; 20 per hour"
@@ -75,7 +79,16 @@ def _flag(name: str, value: str) -> bool:
     raise ConfigError(f"{name} must be on or off, not {value!r}")
 
 
-RATE_LIMIT_KINDS = ("verify", "api", "api_auth_failure", "login", "pin", "pin_stamp", "report")
+RATE_LIMIT_KINDS = (
+    "verify",
+    "verify_repeat",
+    "api",
+    "api_auth_failure",
+    "login",
+    "pin",
+    "pin_stamp",
+    "report",
+)
 
 
 def _rate_limit_settings(env: dict[str, str]) -> dict[str, str]:

@@ -133,10 +133,13 @@ def test_the_stamp_page_and_the_verify_api_share_one_allowance_per_client(
     assert client.get("/verify?code=ABCD").status_code == 200
     assert client.get("/api/v1/verify?q=x").status_code == 200
     assert client.get("/01/09506000134352/10/A1").status_code in (200, 404)
-    assert_limited(client.get("/api/v1/verify?q=x"), json=True)
-    assert_limited(client.get("/S/ABC"))
+    # A fifth distinct code is refused, on the API and on a page ...
+    assert_limited(client.get("/api/v1/verify?q=y"), json=True)
+    assert_limited(client.get("/S/ABD"))
+    # ... while checking one already checked again is answered (see test_real_crowds.py).
+    assert client.get("/S/ABC").status_code == 200
     # Another client is not affected.
-    assert client.get("/S/ABC", environ_base=OTHER_ADDRESS).status_code == 200
+    assert client.get("/S/ABD", environ_base=OTHER_ADDRESS).status_code == 200
 
 
 # --- the API ----------------------------------------------------------------------------------
@@ -338,7 +341,7 @@ def test_with_redis_down_pages_answer_and_limits_count_in_memory(make_app: Any) 
         api_auth_failure_rate_limit="2 per minute",
     )
     client = app.test_client()
-    assert [client.get("/S/ABC").status_code for _ in range(2)] == [200, 200]
+    assert [client.get(f"/S/{code}").status_code for code in ("ABC", "ABD")] == [200, 200]
     assert_limited(client.get("/api/v1/verify?q=x"), json=True)
     wrong = {"Authorization": "Bearer tqr_" + "x" * 43}
     statuses = [client.get("/api/v1/facilities", headers=wrong).status_code for _ in range(2)]
