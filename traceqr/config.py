@@ -55,6 +55,11 @@ class Settings:
     copy_detection: bool = True  # off only to measure what it costs (benchmarks)
     queue_url: str | None = None  # redis://… runs long jobs on an RQ queue; else in process
     queue_name: str = "traceqr"
+    # Bounded work (docs/operations.md, "Bounded work and quotas"); 0 means no limit.
+    sync_sheet_max_stamps: int = 20_000  # a larger sheet is a background job (413 otherwise)
+    max_jobs_per_business: int = 3  # queued or running at once
+    max_stamps_per_business_day: int = 1_000_000  # issued per Vietnam day (00:00 ICT)
+    max_sheet_files_per_business: int = 20  # sheet files kept (or being written) at once
     extra: dict[str, Any] = field(default_factory=dict)
 
     @property
@@ -122,6 +127,27 @@ def _session_settings(env: dict[str, str]) -> dict[str, Any]:
     if not value.isdigit() or not 1 <= int(value) <= 24:
         raise ConfigError(f"TRACEQR_SESSION_LIFETIME_HOURS must be 1 to 24 hours, not {value!r}")
     return {"session_lifetime_hours": int(value)}
+
+
+LIMIT_SETTINGS = {
+    "sync_sheet_max_stamps": "TRACEQR_SYNC_SHEET_MAX_STAMPS",
+    "max_jobs_per_business": "TRACEQR_MAX_JOBS_PER_BUSINESS",
+    "max_stamps_per_business_day": "TRACEQR_MAX_STAMPS_PER_BUSINESS_DAY",
+    "max_sheet_files_per_business": "TRACEQR_MAX_SHEET_FILES_PER_BUSINESS",
+}
+
+
+def _limit_settings(env: dict[str, str]) -> dict[str, int]:
+    """The work bounds and per-business quotas: whole numbers, 0 for no limit."""
+    found: dict[str, int] = {}
+    for setting, name in LIMIT_SETTINGS.items():
+        value = env.get(name, "").strip().replace("_", "")
+        if not value:
+            continue
+        if not value.isdigit() or len(value) > 12:
+            raise ConfigError(f"{name} must be a whole number (0 for no limit), not {value!r}")
+        found[setting] = int(value)
+    return found
 
 
 def read_or_create_secret(path: Path, make: Any) -> str:
@@ -219,6 +245,7 @@ def load_settings(
         queue_name=env.get("TRACEQR_QUEUE_NAME") or "traceqr",
     )
     settings = replace(settings, **_rate_limit_settings(env), **_session_settings(env))
+    settings = replace(settings, **_limit_settings(env))
     known = {f for f in Settings.__dataclass_fields__}
     direct = {k: v for k, v in overrides.items() if k in known}
     extra = {k: v for k, v in overrides.items() if k not in known}

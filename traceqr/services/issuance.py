@@ -8,27 +8,35 @@ already exists (80 random bits make that a 2^-80 event, but it is still handled)
 chunk roll back and retry with fresh serials. While one chunk is written, on a single
 writer thread that alone uses the connection meanwhile, the main thread signs the next.
 The caller commits once at the end, so a crash half-way leaves nothing.
+
+A business may issue at most the operator's daily quota of stamps per Vietnam day
+(``TRACEQR_MAX_STAMPS_PER_BUSINESS_DAY``). Issuances are counted from the audit log, the
+record every issuance writes: once before any stamp is signed, and again after this
+issuance's own entry is appended, while it holds the audit log's head row, so two
+issuances committing at once cannot both slip under the quota.
 """
 
 from __future__ import annotations
 
+import json
 import os
 from collections.abc import Callable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import update
+from sqlalchemy import String, cast, literal, select, update
 from sqlalchemy.engine import Connection
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from traceqr.domain.dates import VIETNAM_TZ
 from traceqr.domain.pins import PinScheme
 from traceqr.domain.stamp_format import SERIAL_LENGTH
 from traceqr.errors import N_, Conflict, TraceQRError
 from traceqr.keystore import KeyStore
-from traceqr.models import Batch, Product
+from traceqr.models import AuditEntry, Batch, Product
 from traceqr.services import audit
 from traceqr.services.businesses import issuing_key
 from traceqr.services.validation import clean_positive_int
@@ -57,6 +65,76 @@ class IssuanceError(TraceQRError):
     http_status = 500
 
 
+class QuotaExceeded(TraceQRError):
+    """The business has used what the operator allows it (jobs at once, stamps a day,
+    stored sheets). It frees itself with time, so it is a 429 whose ``retry_after`` (in
+    seconds) says when to try again; nothing was written."""
+
+    code = "quota_exceeded"
+    http_status = 429
+
+    def __init__(self, template: str, *, retry_after: float, code: str, **params: Any) -> None:
+        super().__init__(template, code=code, **params)
+        self.retry_after = max(1, int(retry_after + 0.999))
+
+
+def vietnam_day_start(now: datetime) -> datetime:
+    """The start (00:00 in Vietnam) of the Vietnam day ``now`` falls in, in UTC."""
+    local = now.astimezone(VIETNAM_TZ)
+    return local.replace(hour=0, minute=0, second=0, microsecond=0).astimezone(UTC)
+
+
+def stamps_issued_today(session: Session, business_id: int, now: datetime) -> int:
+    """How many stamps the business's issuances recorded since 00:00 today, Vietnam time
+    (this transaction's own included)."""
+    start = vietnam_day_start(now)
+    subject = literal("batch:") + cast(Batch.id, String)
+    details = session.scalars(
+        select(AuditEntry.details)
+        .join(Batch, AuditEntry.subject == subject)
+        .where(
+            Batch.business_id == business_id,
+            AuditEntry.action == "stamps.issue",
+            AuditEntry.at >= start,
+            AuditEntry.at < start + timedelta(days=1),
+        )
+    )
+    return sum(int(json.loads(text).get("count", 0)) for text in details)
+
+
+def check_daily_quota(
+    session: Session,
+    business_id: int,
+    count: int,
+    now: datetime,
+    quota: int | None,
+    *,
+    pending: int = 0,
+    counted: bool = False,
+) -> None:
+    """Refuse (:class:`QuotaExceeded`) ``count`` more stamps today when, with those already
+    issued today and ``pending`` ones queued, they would pass ``quota`` (None or 0: no
+    quota). ``counted``: this issuance is already in the audit log."""
+    if not quota:
+        return
+    issued = stamps_issued_today(session, business_id, now) - (count if counted else 0)
+    if issued + pending + count <= quota:
+        return
+    tomorrow = vietnam_day_start(now) + timedelta(days=1)
+    raise QuotaExceeded(
+        N_(
+            "this business may issue %(quota)s stamps a day (Vietnam time) and has "
+            "%(used)s issued or queued today: %(count)s more would pass that. The count "
+            "starts again at midnight; ask the operator if you need more."
+        ),
+        code="daily_stamp_quota",
+        retry_after=(tomorrow - now).total_seconds(),
+        quota=quota,
+        used=issued + pending,
+        count=count,
+    )
+
+
 @dataclass(frozen=True)
 class IssueResult:
     batch_id: int
@@ -80,9 +158,13 @@ def issue_stamps(
     progress: Progress | None = None,
     random_bytes: RandomBytes = os.urandom,
     pins: PinScheme | None = None,
+    daily_quota: int | None = None,
 ) -> IssueResult:
-    """Sign and store ``count`` new stamps for ``batch``. Flushes; the caller commits."""
+    """Sign and store ``count`` new stamps for ``batch``. Flushes; the caller commits.
+    ``daily_quota``: the most stamps the business may issue per Vietnam day (None or 0:
+    no quota, as for the operator's own ``traceqr stamps issue``)."""
     count = clean_positive_int(count, "count", maximum=max_count)
+    check_daily_quota(session, batch.business_id, count, now, daily_quota)
     if batch.with_pin and pins is None:
         raise IssuanceError(N_("this batch prints PINs, but no PIN key was given"))
     pin_hash = pins.stored_hash if (batch.with_pin and pins is not None) else _no_pin
@@ -184,6 +266,8 @@ def issue_stamps(
         },
         now=now,
     )
+    # Again, holding the audit head: an issuance that committed meanwhile is counted now.
+    check_daily_quota(session, batch.business_id, count, now, daily_quota, counted=True)
     return IssueResult(
         batch.id, count, first_seq, new_total, key.kid, active, test=key.purpose == "test"
     )

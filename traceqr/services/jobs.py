@@ -7,6 +7,11 @@ and, on PostgreSQL, also written to the row through a separate connection so tha
 worker can report it; SQLite allows one writer at a time and the issuance holds it, so
 there the row only changes when the job starts and ends. Issuance inside a job is still one
 transaction: a job that fails or is killed leaves no stamps.
+
+Each business gets bounded room (:class:`Quotas`, from the operator's settings): so many
+jobs queued or running at once, so many stamps a day, so many sheet files kept. A new job
+past one of them is refused before it is stored (:class:`QuotaExceeded`, a 429 saying when
+to try again), whoever asks: the API, the portal or a script.
 """
 
 from __future__ import annotations
@@ -20,11 +25,12 @@ import time
 import uuid
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import select, update
+from sqlalchemy import func, or_, select, text, update
 from sqlalchemy.orm import Session
 
 from traceqr.config import Settings
@@ -34,7 +40,7 @@ from traceqr.errors import N_, NotFound, TraceQRError, ValidationError
 from traceqr.keystore import KeyStore
 from traceqr.models import Batch, Business, Job
 from traceqr.services import audit
-from traceqr.services.issuance import issue_stamps
+from traceqr.services.issuance import QuotaExceeded, check_daily_quota, issue_stamps
 from traceqr.services.job_leases import JobLease, fail_orphaned_jobs
 
 if TYPE_CHECKING:  # the sheet code (numpy, zxing-cpp) loads when a sheet job runs
@@ -48,8 +54,96 @@ SHEET_FILE_DAYS = 7  # a finished sheet job's PDF is kept this long
 PROGRESS_WRITE_EVERY = 5000
 
 
+UNFINISHED = ("queued", "running")
+JOB_RETRY_SECONDS = 30  # a job slot frees when one ends: a guess at when to ask again
+_QUOTA_LOCK = 0x7471_6A62  # pg_advisory_xact_lock(_QUOTA_LOCK, business id): "tqjb"
+
+
 def utcnow() -> datetime:
     return datetime.now(UTC)
+
+
+@dataclass(frozen=True)
+class Quotas:
+    """What one business may have at once, as the operator set it; 0 means no limit."""
+
+    jobs: int = 0  # queued or running
+    stamps_per_day: int = 0  # issued per Vietnam day
+    sheet_files: int = 0  # sheet files kept, and sheet jobs that will write one
+
+    @classmethod
+    def of(cls, settings: Settings) -> Quotas:
+        return cls(
+            jobs=settings.max_jobs_per_business,
+            stamps_per_day=settings.max_stamps_per_business_day,
+            sheet_files=settings.max_sheet_files_per_business,
+        )
+
+
+def _lock_business_jobs(session: Session, business_id: int) -> None:
+    """Make this business's job creations take turns until the transaction ends, so that
+    two at once cannot both fit in the last free place. SQLite: the job row's insert takes
+    the database's single write lock, which does the same."""
+    if session.get_bind().dialect.name == "postgresql":
+        session.execute(
+            text("SELECT pg_advisory_xact_lock(:kind, :business)"),
+            {"kind": _QUOTA_LOCK, "business": business_id},
+        )
+
+
+def _unfinished_jobs(session: Session, business_id: int, kind: str | None = None) -> list[Job]:
+    query = select(Job).where(Job.business_id == business_id, Job.status.in_(UNFINISHED))
+    if kind is not None:
+        query = query.where(Job.kind == kind)
+    return list(session.scalars(query))
+
+
+def _check_job_quota(session: Session, job: Job, quotas: Quotas) -> None:
+    """After ``job`` is flushed: refuse it when the business now has too many unfinished."""
+    if not quotas.jobs:
+        return
+    unfinished = len(_unfinished_jobs(session, job.business_id))
+    if unfinished > quotas.jobs:
+        raise QuotaExceeded(
+            N_(
+                "this business already has %(count)s jobs queued or running, the most "
+                "allowed at once: start this one when one of them has ended"
+            ),
+            code="too_many_jobs",
+            retry_after=JOB_RETRY_SECONDS,
+            count=unfinished - 1,
+        )
+
+
+def _check_sheet_files(session: Session, job: Job, quotas: Quotas, now: datetime) -> None:
+    """After ``job`` is flushed: refuse it when the business would keep too many sheets
+    (those written in the last :data:`SHEET_FILE_DAYS` days, and those being written)."""
+    if not quotas.sheet_files:
+        return
+    kept_since = now - timedelta(days=SHEET_FILE_DAYS)
+    sheets = or_(
+        Job.status.in_(UNFINISHED), (Job.status == "done") & (Job.finished_at >= kept_since)
+    )
+    where = (Job.business_id == job.business_id, Job.kind == RENDER_SHEET, sheets)
+    kept = session.scalar(select(func.count()).select_from(Job).where(*where)) or 0
+    if kept <= quotas.sheet_files:
+        return
+    oldest = session.scalar(select(func.min(Job.finished_at)).where(*where, Job.status == "done"))
+    retry = (
+        (oldest + timedelta(days=SHEET_FILE_DAYS) - now).total_seconds()
+        if oldest is not None
+        else JOB_RETRY_SECONDS
+    )
+    raise QuotaExceeded(
+        N_(
+            "this business already keeps %(count)s sheet files, the most allowed; each is "
+            "deleted %(days)s days after it was written, which makes room for a new one"
+        ),
+        code="sheet_storage_full",
+        retry_after=retry,
+        count=kept - 1,
+        days=SHEET_FILE_DAYS,
+    )
 
 
 def create_issue_job(
@@ -61,7 +155,16 @@ def create_issue_job(
     count: int,
     active: bool,
     now: datetime,
+    quotas: Quotas | None = None,
 ) -> Job:
+    """A queued issuance. With ``quotas``, refused (:class:`QuotaExceeded`) when the
+    business has too many jobs unfinished, or when these stamps, with those issued and
+    queued today, would pass its daily quota. The caller rolls back on an error."""
+    quotas = quotas or Quotas()
+    _lock_business_jobs(session, business_id)
+    if quotas.stamps_per_day:
+        pending = sum(job.total for job in _unfinished_jobs(session, business_id, ISSUE_STAMPS))
+        check_daily_quota(session, business_id, count, now, quotas.stamps_per_day, pending=pending)
     job = Job(
         business_id=business_id,
         user_id=user_id,
@@ -74,6 +177,7 @@ def create_issue_job(
     )
     session.add(job)
     session.flush()
+    _check_job_quota(session, job, quotas)
     return job
 
 
@@ -169,6 +273,7 @@ def run_issue_job(
     *,
     max_stamps: int,
     on_progress: Callable[[int, int], None] | None = None,
+    daily_quota: int | None = None,
 ) -> None:
     """Run one queued issuance to its end: the row says ``done`` with the result, or
     ``failed`` with the reason and no stamps. Wherever it runs: a thread here, or a queue
@@ -187,6 +292,7 @@ def run_issue_job(
             max_count=max_stamps,
             progress=progress,
             pins=pins,
+            daily_quota=daily_quota,
         )
         return {
             "count": result.count,
@@ -214,13 +320,18 @@ def create_sheet_job(
     side_text: str | None,
     with_logo: bool,
     now: datetime,
+    quotas: Quotas | None = None,
 ) -> Job:
     """A job that writes the batch's sheet to a file under the instance folder, to
-    download when done. Sheets older than :data:`SHEET_FILE_DAYS` are removed."""
+    download when done. Sheets older than :data:`SHEET_FILE_DAYS` are removed. With
+    ``quotas``, refused (:class:`QuotaExceeded`) when the business has too many jobs
+    unfinished or keeps too many sheet files. The caller rolls back on an error."""
     from traceqr.services.sheets import layout_to_json
 
     if batch.stamps_total == 0:
         raise ValidationError(N_("this batch has no stamps yet: issue some first"))
+    quotas = quotas or Quotas()
+    _lock_business_jobs(session, business_id)
     job = Job(
         business_id=business_id,
         user_id=user_id,
@@ -245,6 +356,8 @@ def create_sheet_job(
     )
     session.add(job)
     session.flush()
+    _check_job_quota(session, job, quotas)
+    _check_sheet_files(session, job, quotas, now)
     return job
 
 
@@ -361,7 +474,13 @@ def run_job(
         run_sheet_job(database, settings, pins, job_id, on_progress=on_progress)
     elif kind is not None:
         run_issue_job(
-            database, keystore, pins, job_id, max_stamps=max_stamps, on_progress=on_progress
+            database,
+            keystore,
+            pins,
+            job_id,
+            max_stamps=max_stamps,
+            on_progress=on_progress,
+            daily_quota=settings.max_stamps_per_business_day,
         )
 
 

@@ -1,5 +1,9 @@
 """A batch's stamp sheet: the one place that turns a batch's stored stamps into the vector
-PDF, for the CLI, the API, the portal and background jobs alike."""
+PDF, for the CLI, the API, the portal and background jobs alike.
+
+A sheet written while a request waits is bounded (``TRACEQR_SYNC_SHEET_MAX_STAMPS``): a
+100,000-stamp sheet takes a minute of a web worker, and two of them kept shoppers waiting.
+Larger sheets are background jobs; :func:`check_sync_sheet` refuses before any work."""
 
 from __future__ import annotations
 
@@ -19,12 +23,36 @@ from traceqr.domain.sheet import (
     SheetSummary,
     render_sheet,
 )
-from traceqr.errors import N_, ValidationError
+from traceqr.errors import N_, TraceQRError, ValidationError
 from traceqr.models import Batch, SigningKey, Stamp
 from traceqr.services.stamps import EXPORT_CHUNK, iter_batch_stamps
 
 Progress = Callable[[int, int], None]
 PROGRESS_EVERY = 1000  # stamps between two progress calls
+
+
+class SheetTooLarge(TraceQRError):
+    """Too many stamps to write the sheet while the request waits: use a sheet job."""
+
+    code = "sheet_too_large"
+    http_status = 413
+
+
+def check_sync_sheet(batch: Batch, max_stamps: int | None) -> None:
+    """Refuse (:class:`SheetTooLarge`) to write ``batch``'s sheet in a request when it has
+    more than ``max_stamps`` stamps (None or 0: no bound); checks nothing else, reads
+    nothing, so the refusal costs nothing."""
+    if max_stamps and batch.stamps_total > max_stamps:
+        raise SheetTooLarge(
+            N_(
+                "this batch has %(count)s stamps; a sheet of more than %(max)s is written "
+                "in the background: POST /api/v1/batches/%(id)s/sheet-jobs, then download "
+                "the job's sheet when it is done"
+            ),
+            count=batch.stamps_total,
+            max=max_stamps,
+            id=batch.id,
+        )
 
 
 def sheet_stamps(

@@ -43,14 +43,20 @@ def _page_error(status: int, title: str, message: str) -> tuple[str, int]:
     return render_template("error.html", status=status, title=title, message=message), status
 
 
-def handle_traceqr_error(error: TraceQRError) -> Response | tuple[str, int]:
+def handle_traceqr_error(error: TraceQRError) -> Response:
     if isinstance(error, IdentityConflict):  # refused, and left for the reviewers
         keep_alert(db_session(), error, now())
     if error.http_status >= 500:
         log.error("service error: %s", error, exc_info=error)
+    retry_after = getattr(error, "retry_after", None)  # a quota: when to ask again
     if wants_json():
-        return json_error(error.http_status, **error.to_dict())  # type: ignore[arg-type]
-    return _page_error(error.http_status, _("Something is wrong"), error.message)
+        response = json_error(error.http_status, **error.to_dict())  # type: ignore[arg-type]
+    else:
+        page, status = _page_error(error.http_status, _("Something is wrong"), error.message)
+        response = Response(page, status=status, mimetype="text/html")
+    if retry_after is not None:
+        response.headers["Retry-After"] = str(retry_after)
+    return response
 
 
 def handle_http_exception(error: HTTPException) -> Response | tuple[str, int]:

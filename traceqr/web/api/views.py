@@ -212,6 +212,7 @@ def issue_stamps(batch_id: int) -> tuple[Response, int]:
         now=now(),
         max_count=state().settings.max_stamps_per_request,
         pins=state().pins,
+        daily_quota=state().settings.max_stamps_per_business_day,
     )
     session.commit()
     payload = {
@@ -238,6 +239,7 @@ def issue_stamps_in_background(batch_id: int) -> tuple[Response, int]:
     batch = catalog.get_batch(session, g.business_id, batch_id)
     if batch.recalled_at is not None:
         raise Conflict("batch %(id)s is recalled: it gets no new stamps", id=batch.id)
+    state().jobs.fail_orphans(g.business_id)  # a dead process's job holds no place
     job = jobs.create_issue_job(
         session,
         business_id=g.business_id,
@@ -246,6 +248,7 @@ def issue_stamps_in_background(batch_id: int) -> tuple[Response, int]:
         count=body.count,
         active=body.active,
         now=now(),
+        quotas=jobs.Quotas.of(state().settings),
     )
     return started(job)
 
@@ -397,12 +400,14 @@ def batch_sheet_layout(batch: Any) -> SheetLayout:
 @blueprint.get("/batches/<id:batch_id>/sheet.pdf")
 @limited("api")
 def sheet_pdf(batch_id: int) -> Response:
-    """A printable vector PDF of every stamp of the batch, each printed once."""
+    """A printable vector PDF of every stamp of the batch, each printed once; a batch of
+    more than ``TRACEQR_SYNC_SHEET_MAX_STAMPS`` stamps gets 413 naming the sheet job."""
     from traceqr.domain.sheet import SheetLayoutError
-    from traceqr.services.sheets import write_batch_sheet
+    from traceqr.services.sheets import check_sync_sheet, write_batch_sheet
 
     session = db_session()
     batch = catalog.get_batch(session, g.business_id, batch_id)
+    check_sync_sheet(batch, state().settings.sync_sheet_max_stamps)
     layout = batch_sheet_layout(batch)
     spool = tempfile.TemporaryFile()  # noqa: SIM115 - closed when the answer is sent
     try:
@@ -425,6 +430,7 @@ def sheet_in_background(batch_id: int) -> tuple[Response, int]:
     batch = catalog.get_batch(session, g.business_id, batch_id)
     layout = batch_sheet_layout(batch)
     jobs.remove_old_sheets(session, state().settings.instance_path, now())
+    state().jobs.fail_orphans(g.business_id)  # a dead process's job holds no place
     job = jobs.create_sheet_job(
         session,
         business_id=g.business_id,
@@ -434,6 +440,7 @@ def sheet_in_background(batch_id: int) -> tuple[Response, int]:
         side_text=None,
         with_logo=False,
         now=now(),
+        quotas=jobs.Quotas.of(state().settings),
     )
     return started(job)
 

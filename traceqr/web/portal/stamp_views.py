@@ -24,7 +24,8 @@ from traceqr.domain.sheet import (
 from traceqr.errors import N_, NotFound, TraceQRError, ValidationError
 from traceqr.models import Batch, Business, Product
 from traceqr.services import catalog, jobs, stamps
-from traceqr.services.sheets import sheet_stamps, write_batch_sheet
+from traceqr.services.issuance import QuotaExceeded
+from traceqr.services.sheets import SheetTooLarge, check_sync_sheet, sheet_stamps, write_batch_sheet
 from traceqr.web.context import db_session, now, state
 from traceqr.web.downloads import (
     csv_response,
@@ -80,7 +81,7 @@ def batch(batch_id: int) -> str:
 
 @blueprint.post("/batches/<id:batch_id>/issue")
 @business_login_required
-def issue(batch_id: int) -> Response | str:
+def issue(batch_id: int) -> Response | str | tuple[str, int, dict[str, str]]:
     form = IssueForm()
     session = db_session()
     item = catalog.get_batch(session, business_id(), batch_id)
@@ -91,15 +92,22 @@ def issue(batch_id: int) -> Response | str:
             form, TraceQRError(N_("batch %(id)s is recalled: it gets no new stamps"), id=item.id)
         )
         return batch_page(batch_id, issue_form=form)
-    job = jobs.create_issue_job(
-        session,
-        business_id=business_id(),
-        user_id=me().id,
-        batch_id=batch_id,
-        count=form.count.data or 0,
-        active=bool(form.active.data),
-        now=now(),
-    )
+    state().jobs.fail_orphans(business_id())  # a dead process's job holds no place
+    try:
+        job = jobs.create_issue_job(
+            session,
+            business_id=business_id(),
+            user_id=me().id,
+            batch_id=batch_id,
+            count=form.count.data or 0,
+            active=bool(form.active.data),
+            now=now(),
+            quotas=jobs.Quotas.of(state().settings),
+        )
+    except QuotaExceeded as error:
+        session.rollback()
+        show_error(form, error)
+        return batch_page(batch_id, issue_form=form), 429, {"Retry-After": str(error.retry_after)}
     session.commit()
     state().jobs.start(job.id)
     return redirect(url_for("portal.job", job_id=job.id))
@@ -311,7 +319,17 @@ def sheet_designer(batch_id: int) -> str:
         layout=layout,
         query=query,
         confirm=ConfirmForm(),
+        too_large_to_wait=_too_large_to_wait(item),
     )
+
+
+def _too_large_to_wait(item: Batch) -> bool:
+    """Whether the batch's sheet is only made in the background (see check_sync_sheet)."""
+    try:
+        check_sync_sheet(item, state().settings.sync_sheet_max_stamps)
+    except SheetTooLarge:
+        return True
+    return False
 
 
 @blueprint.get("/batches/<id:batch_id>/sheet/preview.png")
@@ -338,8 +356,22 @@ def sheet_preview(batch_id: int) -> Response:
 
 @blueprint.get("/batches/<id:batch_id>/sheet.pdf")
 @business_login_required
-def sheet_pdf(batch_id: int) -> Response | str:
-
+def sheet_pdf(batch_id: int) -> Response | str | tuple[str, int]:
+    """The sheet, written while the user waits; a batch too large for that gets the
+    designer back (413) with the background job to start instead."""
+    item = catalog.get_batch(db_session(), business_id(), batch_id)
+    if _too_large_to_wait(item):
+        flash(
+            _(
+                "This batch has %(count)s stamps: a sheet of more than %(max)s stamps is "
+                "too large to make while you wait. Choose “Prepare the PDF in the "
+                "background” and download it from the job's page when it is ready.",
+                count=item.stamps_total,
+                max=state().settings.sync_sheet_max_stamps,
+            ),
+            "error",
+        )
+        return sheet_designer(batch_id), 413
     item, product, business, form, layout = _sheet_inputs(batch_id)
     if layout is None:
         return sheet_designer(batch_id)
@@ -377,7 +409,7 @@ def sheet_pdf(batch_id: int) -> Response | str:
 
 @blueprint.post("/batches/<id:batch_id>/sheet-job")
 @business_login_required
-def sheet_job(batch_id: int) -> Response | str:
+def sheet_job(batch_id: int) -> Response | str | tuple[str, int, dict[str, str]]:
     """The sheet designer's layout (in the query), written by a background job: for
     batches whose PDF takes too long to wait for."""
     item, _product, _business, form, layout = _sheet_inputs(batch_id)
@@ -388,16 +420,23 @@ def sheet_job(batch_id: int) -> Response | str:
         return redirect(url_for("portal.batch", batch_id=batch_id))
     session = db_session()
     jobs.remove_old_sheets(session, state().settings.instance_path, now())
-    job = jobs.create_sheet_job(
-        session,
-        business_id=business_id(),
-        user_id=me().id,
-        batch=item,
-        layout=layout,
-        side_text=(form.side_text.data or "") if form.side.data == "text" else None,
-        with_logo=form.side.data == "logo",
-        now=now(),
-    )
+    state().jobs.fail_orphans(business_id())  # a dead process's job holds no place
+    try:
+        job = jobs.create_sheet_job(
+            session,
+            business_id=business_id(),
+            user_id=me().id,
+            batch=item,
+            layout=layout,
+            side_text=(form.side_text.data or "") if form.side.data == "text" else None,
+            with_logo=form.side.data == "logo",
+            now=now(),
+            quotas=jobs.Quotas.of(state().settings),
+        )
+    except QuotaExceeded as error:
+        session.rollback()
+        show_error(None, error)
+        return sheet_designer(batch_id), 429, {"Retry-After": str(error.retry_after)}
     session.commit()
     state().jobs.start(job.id)
     return redirect(url_for("portal.job", job_id=job.id))
