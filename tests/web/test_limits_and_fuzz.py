@@ -21,9 +21,8 @@ def test_public_verification_is_rate_limited_with_retry_after(make_app: Any) -> 
     assert limited.status_code == 429
     assert int(limited.headers["Retry-After"]) > 0
     assert limited.get_json()["error"]["code"] == "rate_limited"
-    page = client.get("/S/ABC")
-    assert page.status_code == 429
-    assert "Retry-After" in page.headers
+    # That was one client re-checking one stamp: other stamps are still answered.
+    assert client.get("/S/ABC").status_code == 200
     # Another client address is not affected.
     other = client.get(
         "/api/v1/verify", query_string={"q": "x"}, environ_base={"REMOTE_ADDR": "198.51.100.9"}
