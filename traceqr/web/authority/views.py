@@ -14,6 +14,7 @@ from traceqr.domain.charts import chart_svg, stacked_bars
 from traceqr.domain.dates import VIETNAM_TZ
 from traceqr.errors import NotFound, ValidationError
 from traceqr.services import authority as svc
+from traceqr.services import clusters as register
 from traceqr.services.authority_pdf import ReportChart, ReportTable, authority_report_pdf
 from traceqr.services.officials import authenticate_official, sign_out
 from traceqr.web.authority import authority_required, blueprint, scope
@@ -244,11 +245,10 @@ def province_pdf(code: str) -> Response:
 
 
 def _cluster_dashboard(cluster_id: int) -> tuple[svc.Period, str | None, svc.AreaDashboard]:
-    from traceqr.models import Cluster
-
     period, error = _period()
-    cluster = db_session().get(Cluster, cluster_id)
-    if cluster is None or not scope().covers(cluster.province_code):
+    try:
+        cluster = register.get_cluster(db_session(), cluster_id, scope().provinces)
+    except NotFound:
         abort(404)
     d = svc.area_dashboard(db_session(), scope(), period, cluster.province_code, cluster.id)
     return period, error, d
