@@ -582,20 +582,22 @@ def scans_alarms(days: int, as_json: bool) -> None:
     stamps) and forged signatures under a known key."""
     from datetime import timedelta
 
-    from sqlalchemy import select
+    from sqlalchemy import func, select
 
     from traceqr.models import Business, Scan
     from traceqr.state import utcnow
 
     since = utcnow() - timedelta(days=days)
     with open_state() as state, state.database.session() as session:
+        # A forged code is recorded with no business, naming the one its key id claims.
+        named = func.coalesce(Scan.business_id, Scan.claimed_business_id)
         rows = session.execute(
             select(Scan, Business.name)
-            .outerjoin(Business, Business.id == Scan.business_id)
+            .outerjoin(Business, Business.id == named)
             .where(
                 Scan.scanned_at >= since,
                 Scan.status.in_(("unregistered", "invalid")),
-                Scan.business_id.is_not(None),
+                named.is_not(None),
             )
             .order_by(Scan.id.desc())
             .limit(1000)

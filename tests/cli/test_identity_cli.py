@@ -202,3 +202,24 @@ def test_withdraw_at_t_online_and_offline(cli_env: dict[str, str], tmp_path: Pat
     # The business signs test stamps from now on.
     code, answer = verify_json(cli_env, batch_with_stamps(cli_env, made["api_key"])[0])
     assert code == 1 and answer["reason"] == "test_stamp"
+
+
+def test_alarms_list_forged_signatures_under_a_known_key(cli_env: dict[str, str]) -> None:
+    """A forged code is recorded with no business (it is not the business's check), yet
+    the operator's alarms still name the business whose key id it carries."""
+    made = json.loads(create(cli_env, "Gốm Phù Lãng", "pl2@example.vn").stdout)
+    url = batch_with_stamps(cli_env, made["api_key"])[0]
+    forged = url[:-3] + ("A" if url[-3] != "A" else "B") + url[-2:]
+    state = app_state(cli_env)
+    try:
+        from traceqr.services.verification import ClientFacts
+
+        result = state.verifier.verify(
+            forged, now=datetime.now(UTC), channel="api", client=ClientFacts(address="10.0.0.9")
+        )
+        assert result.status.value == "invalid"
+    finally:
+        state.database.dispose()
+    alarms = json.loads(ok(cli_env, "scans", "alarms", "--json").stdout)
+    assert [(a["status"], a["business"]) for a in alarms] == [("invalid", "Gốm Phù Lãng")]
+    assert "bad_signature" in alarms[0]["reasons"]
