@@ -6,6 +6,7 @@ settings (429 with Retry-After, nothing written)."""
 from __future__ import annotations
 
 import re
+import threading
 import time
 from typing import Any
 
@@ -20,6 +21,7 @@ from traceqr.errors import ConfigError
 from traceqr.models import Batch, Job, Stamp
 from traceqr.services import jobs
 from traceqr.services.businesses import NewBusiness
+from traceqr.services.issuance import QuotaExceeded
 from traceqr.services.job_leases import JobLease
 from traceqr.state import AppState
 
@@ -331,3 +333,43 @@ def test_bounds_are_read_from_the_environment(tmp_path: Any) -> None:
     assert settings.max_sheet_files_per_business == 50
     defaults = load_settings({"instance_path": tmp_path, "secret_key": "x"}, environ={})
     assert defaults.sync_sheet_max_stamps == 20_000
+
+
+def test_two_jobs_asked_at_once_cannot_both_take_the_last_place(
+    make_app: Any, make_business: Any
+) -> None:
+    app = make_app(max_jobs_per_business=1)
+    state = AppState.of(app)
+    business = make_business()
+    api = api_of(app, business)
+    batch_id = api.batch()["id"]
+    quotas = jobs.Quotas.of(state.settings)
+    barrier = threading.Barrier(2)
+    outcomes: list[str] = []
+
+    def ask() -> None:
+        try:
+            with state.database.session() as session:
+                barrier.wait(timeout=10)
+                jobs.create_issue_job(
+                    session,
+                    business_id=business.business.id,
+                    user_id=None,
+                    batch_id=batch_id,
+                    count=5,
+                    active=True,
+                    now=jobs.utcnow(),
+                    quotas=quotas,
+                )
+                time.sleep(0.2)  # still uncommitted while the other one asks
+            outcomes.append("created")
+        except QuotaExceeded:
+            outcomes.append("refused")
+
+    threads = [threading.Thread(target=ask) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+    assert sorted(outcomes) == ["created", "refused"]
+    assert job_count(state, business.business.id) == 1
