@@ -53,6 +53,11 @@ def sign_up(page: Any, base: str, business: str, email: str) -> None:
     page.fill("#password", PASSWORD)
     page.fill("#confirm", PASSWORD)
     page.locator("form button[type=submit]").click()
+    expect(page.locator("main")).to_have_attribute("data-page", "portal.signup_sent")
+    page.locator("main a[href$='/portal/login']").click()  # as the welcome mail says
+    page.fill("#email", email)
+    page.fill("#password", PASSWORD)
+    page.locator("form button[type=submit]").click()
     expect(page.locator("main")).to_have_attribute("data-page", "portal.profile")
 
 

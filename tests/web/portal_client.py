@@ -104,7 +104,9 @@ class PortalClient:
         return self.last
 
     def signup(self, business: str, email: str, password: str = "correct horse battery") -> Page:
-        return self.post(
+        """Sign up, then sign in as the welcome mail says: the profile page; or the page
+        with the form's errors."""
+        page = self.post(
             "/portal/signup",
             {
                 "business_name": business,
@@ -114,6 +116,9 @@ class PortalClient:
                 "confirm": password,
             },
         )
+        if page.endpoint != "portal.signup_sent":
+            return page
+        return self.login(email, password)
 
     def login(self, email: str, password: str = "correct horse battery") -> Page:
         return self.post("/portal/login", {"email": email, "password": password})

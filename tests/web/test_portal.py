@@ -14,6 +14,7 @@ from sqlalchemy import func, select
 
 from tests.conftest import Api
 from tests.web.portal_client import PortalClient
+from traceqr.mail import wait_for_mail
 from traceqr.models import (
     Batch,
     Business,
@@ -96,7 +97,6 @@ def test_a_wrong_password_is_said_next_to_the_field(app: Flask, owner: PortalCli
         ({"business_name": ""}, "Mục này là bắt buộc."),
         ({"password": "short", "confirm": "short"}, "Mật khẩu cần ít nhất 10 ký tự."),
         ({"confirm": "something else"}, "Hai mật khẩu không giống nhau."),
-        ({"email": "owner@minhan.vn"}, "đã có tài khoản"),
         ({"business_name": "x" * 201}, "Không được dài quá 200 ký tự."),
     ],
 )
@@ -132,6 +132,7 @@ def test_a_forgotten_password_is_reset_through_a_link_in_the_log(
     with caplog.at_level(logging.WARNING, logger="traceqr.mail"):
         page = stranger.post("/portal/forgot", {"email": "owner@minhan.vn"})
         unknown = stranger.post("/portal/forgot", {"email": "nobody@minhan.vn"})
+        wait_for_mail()  # sent after the answer, by the mail thread
     assert page.flashes == unknown.flashes  # no hint whether the address has an account
     links = re.findall(r"https://traceqr\.example\.vn/portal/reset/\S+", caplog.text)
     assert len(links) == 1

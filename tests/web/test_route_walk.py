@@ -52,6 +52,7 @@ ROUTES: dict[str, str] = {
     # signing in
     "portal.login": SIGN_IN,
     "portal.signup": SIGN_IN,
+    "portal.signup_sent": SIGN_IN,  # "check your e-mail" after a sign-up
     "portal.forgot": SIGN_IN,
     "portal.reset": SIGN_IN,
     "portal.accept_invite": SIGN_IN,

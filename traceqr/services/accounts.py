@@ -28,7 +28,7 @@ from traceqr.services.businesses import (
     hash_password,
     password_matches,
 )
-from traceqr.services.validation import clean_email, clean_text
+from traceqr.services.validation import clean_email, clean_text, required_text
 
 ROLES = (ROLE_OWNER, ROLE_STAFF)
 RESET_MAX_AGE = 24 * 3600
@@ -58,6 +58,38 @@ def sign_up(
     )
     created.owner.name = clean_text(name, "name", max_length=120)
     return created
+
+
+def sign_up_unless_taken(
+    session: Session,
+    keystore: KeyStore,
+    *,
+    business_name: str,
+    email: str,
+    password: str,
+    name: str | None,
+    now: datetime,
+) -> NewBusiness | None:
+    """:func:`sign_up` for the sign-up page: None, and nothing made, when the address
+    already has an account. Both take about as long (a password is hashed either way) and
+    the page answers both alike, so that nobody learns from a sign-up which addresses have
+    accounts: the address's owner is told by e-mail instead."""
+    required_text(business_name, "name", max_length=200)
+    address = clean_email(email)
+    check_password_strength(password)
+    clean_text(name, "name", max_length=120)
+    if session.scalar(select(User.id).where(User.email == address)) is not None:
+        hash_password(password)  # the time a new account's password takes
+        return None
+    return sign_up(
+        session,
+        keystore,
+        business_name=business_name,
+        email=address,
+        password=password,
+        name=name,
+        now=now,
+    )
 
 
 def authenticate(session: Session, email: str, password: str, now: datetime) -> User | None:

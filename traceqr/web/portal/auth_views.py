@@ -61,10 +61,14 @@ def sign_in(user: accounts.User) -> None:
 @blueprint.route("/signup", methods=["GET", "POST"])
 @limited("login")
 def signup() -> Response | str:
+    """The same answer whether or not the address already has an account: "check your
+    e-mail". A new owner is mailed that the account is ready; the owner of an address
+    that has one is told someone tried, with links to sign in or to reset the password.
+    Nobody learns from this page which addresses have accounts."""
     form = SignupForm()
     if form.validate_on_submit():
         try:
-            created = accounts.sign_up(
+            created = accounts.sign_up_unless_taken(
                 db_session(),
                 state().keystore,
                 business_name=form.business_name.data or "",
@@ -78,10 +82,42 @@ def signup() -> Response | str:
             db_session().rollback()
             show_error(form, error, {"name": "business_name"})
         else:
-            sign_in(created.owner)
-            flash(_("Welcome! Fill in your business profile: shoppers see it."), "success")
-            return redirect(url_for("portal.profile"))
+            address = (form.email.data or "").strip().lower()
+            login = public_link("portal.login")
+            if created is not None:
+                state().mailer.send_later(
+                    created.owner.email,
+                    _("TraceQR: your account is ready"),
+                    _(
+                        "Your TraceQR account for %(business)s is ready. Sign in with the "
+                        "password you chose, then fill in your business profile:",
+                        business=created.business.name,
+                    )
+                    + f"\n\n{login}\n",
+                )
+            else:
+                state().mailer.send_later(
+                    address,
+                    _("TraceQR: someone tried to register with your address"),
+                    _(
+                        "Someone tried to register a new business on TraceQR with this "
+                        "e-mail address, which already has an account. If it was you, sign "
+                        "in here:"
+                    )
+                    + f"\n\n{login}\n\n"
+                    + _("Forgot your password? Set a new one here:")
+                    + f"\n\n{public_link('portal.forgot')}\n\n"
+                    + _("If it was not you, ignore this message: nothing was changed.")
+                    + "\n",
+                )
+            session["signed_up"] = address  # the first sign-in opens the profile
+            return redirect(url_for("portal.signup_sent"))
     return render_template("portal/signup.html", form=form)
+
+
+@blueprint.get("/signup/sent")
+def signup_sent() -> str:
+    return render_template("portal/signup_sent.html")
 
 
 @blueprint.route("/login", methods=["GET", "POST"])
@@ -98,7 +134,11 @@ def login() -> Response | str:
             form.password.errors = [_("The e-mail or the password is not right.")]
         else:
             db_session().commit()
+            first_visit = session.get("signed_up") == user.email
             sign_in(user)
+            if first_visit and not request.args.get("next"):
+                flash(_("Welcome! Fill in your business profile: shoppers see it."), "success")
+                return redirect(url_for("portal.profile"))
             return redirect(safe_next(request.args.get("next")))
     return render_template("portal/login.html", form=form)
 
@@ -126,8 +166,10 @@ def forgot() -> Response | str:
     if form.validate_on_submit():
         user = accounts.find_user_for_reset(db_session(), form.email.data or "")
         if user is not None:
+            # Sent after the answer, by the mail thread: known and unknown addresses take
+            # as long, and a mail server that is down is logged, not a 500.
             link = public_link("portal.reset", token=links().make(user, "reset"))
-            state().mailer.send(
+            state().mailer.send_later(
                 user.email,
                 _("TraceQR: set a new password"),
                 _("Open this link within 24 hours to set a new password:") + f"\n\n{link}\n",
