@@ -698,7 +698,7 @@ def test_copy_detection_thresholds_are_set_by_the_owner_and_used(
         {
             "max_scans": "12",
             "max_speed_kmh": "300",
-            "max_clients": "10",
+            "max_clients": "50",
             "after_claim_allowance": "2",
         },
     )
@@ -718,9 +718,14 @@ def test_copy_detection_thresholds_are_set_by_the_owner_and_used(
         .split(",")[3]
     )
     public = app.test_client()
+    # Thirteen shoppers (a client's own repeats count once for the copy rules).
     statuses = [
-        public.get("/api/v1/verify", query_string={"q": url}).get_json()["status"]
-        for _ in range(13)
+        public.get(
+            "/api/v1/verify",
+            query_string={"q": url},
+            environ_base={"REMOTE_ADDR": f"203.0.113.{n}"},
+        ).get_json()["status"]
+        for n in range(13)
     ]
     assert statuses[:12] == ["genuine"] * 12 and statuses[12] == "suspicious"
 
