@@ -43,6 +43,7 @@ ROUTES: dict[str, str] = {
     "public.media": PUBLIC,  # product photos and logos, under random names
     "public.healthz": PUBLIC,
     "public.jwks": PUBLIC,
+    "public.journey_pages": PUBLIC,  # a stamp's or product link's journey, page by page
     "static": PUBLIC,
     "api.verify": PUBLIC,
     "api.openapi": PUBLIC,
