@@ -26,6 +26,14 @@ CONNECT_TIMEOUT_SECONDS = 5
 def make_engine(url: str, **kwargs: Any) -> Engine:
     if url.startswith("sqlite"):
         engine = create_engine(url, connect_args={"timeout": 30}, **kwargs)
+        database_file = sqlite_file(url)
+
+        @event.listens_for(engine, "do_connect")
+        def _private_file(*_args: Any) -> None:
+            # Made 0600 when first opened, not when the engine is built: a Database that
+            # never connects (a refused restore) leaves no file behind.
+            if database_file is not None:
+                private_sqlite_file(database_file)
 
         @event.listens_for(engine, "connect")
         def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
@@ -148,8 +156,6 @@ class Database:
         self.engine = make_engine(url, **engine_kwargs)
         self.sessions = sessionmaker(self.engine, expire_on_commit=False)
         path = sqlite_file(url)
-        if path is not None:
-            private_sqlite_file(path)
         self._writer_lock = (
             WriterLock(path.with_name(path.name + "-writers"))
             if path is not None and fcntl is not None

@@ -90,7 +90,7 @@ def test_old_businesses_stay_unverified_and_their_printed_stamps_keep_verifying(
                 .returning(Batch.__table__.c.id)
             ).scalar_one()
             connection.execute(
-                insert(Stamp.__table__).values(
+                insert(as_of_0007(Stamp)).values(
                     batch_id=batch_id,
                     signing_key_id=key_id,
                     seq=1,

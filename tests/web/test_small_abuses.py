@@ -286,9 +286,13 @@ def test_a_sign_up_answers_alike_whether_or_not_the_address_has_an_account(
     with AppState.of(app).database.session() as session:
         assert session.scalar(select(func.count()).select_from(Business)) == 2
     # The owner of the taken address is told, with a way back in; the new owner is welcomed.
-    assert "E-mail to owner@minhan.vn: TraceQR: someone tried to register" in caplog.text
+    # In the sign-up page's language (Vietnamese unless the browser asks otherwise).
+    assert (
+        "E-mail to owner@minhan.vn: TraceQR: có người thử đăng ký bằng địa chỉ của bạn"
+        in caplog.text
+    )
     assert "https://traceqr.example.vn/portal/forgot" in caplog.text
-    assert "E-mail to new@example.vn: TraceQR: your account is ready" in caplog.text
+    assert "E-mail to new@example.vn: TraceQR: tài khoản của bạn đã sẵn sàng" in caplog.text
     # The owner's account is unchanged; the new one signs in, and lands on its profile.
     assert PortalClient(app.test_client()).login("owner@minhan.vn").endpoint == "portal.dashboard"
     welcome = PortalClient(app.test_client())
