@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import threading
 import weakref
@@ -131,14 +132,17 @@ def sqlite_file(url: str) -> Path | None:
 
 def private_sqlite_file(path: Path) -> None:
     """The database holds password hashes and encrypted keys: readable by the service's
-    own user only. The file is made 0600 before SQLite opens it, as SQLite gives its -wal
-    and -shm files the mode of the database file; a file made earlier with a wider mode is
-    narrowed, with the -wal and -shm beside it."""
-    try:
-        descriptor = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
-    except OSError:
-        return  # a folder that does not exist yet, or read-only: SQLite says so itself
-    os.close(descriptor)
+    own user only. A new file is made 0600 before SQLite opens it (SQLite gives its -wal and
+    -shm files the mode of the database file); a file made earlier with a wider mode is
+    narrowed, with the -wal and -shm beside it.
+
+    An existing file is never opened here: closing any descriptor of a database file drops
+    every POSIX lock this process holds on it, those of open SQLite connections included.
+    A file that does not exist yet has no such locks."""
+    if not path.exists():
+        # Made meanwhile, a folder that does not exist, read-only: SQLite says so itself.
+        with contextlib.suppress(OSError):
+            os.close(os.open(path, os.O_RDWR | os.O_CREAT | os.O_EXCL, 0o600))
     for each in (path, path.with_name(path.name + "-wal"), path.with_name(path.name + "-shm")):
         try:
             mode = each.stat().st_mode & 0o777

@@ -106,7 +106,10 @@ COMMON_ERRORS = {
     "400": _error("Bad input: the message says what to change"),
     "401": _error("Missing or wrong API key"),
     "404": _error("No such object for this business"),
-    "429": _error("Rate limited; see Retry-After"),
+    "429": _error(
+        "Rate limited, or past one of the business's quotas (jobs at once, stamps a day, "
+        "kept sheet files: docs/operations.md); see Retry-After"
+    ),
 }
 
 
@@ -354,7 +357,13 @@ def openapi_document(server_url: str) -> dict[str, Any]:
             "/batches/{batch_id}/sheet.pdf": {
                 "get": _operation(
                     "A printable A4 vector PDF of every stamp of the batch",
-                    {"200": PDF_ANSWER},
+                    {
+                        "200": PDF_ANSWER,
+                        "413": _error(
+                            "More stamps than a sheet made while the request waits may hold "
+                            "(TRACEQR_SYNC_SHEET_MAX_STAMPS, 20,000 by default): use sheet-jobs"
+                        ),
+                    },
                     parameters=[_id("batch_id"), *SHEET_PARAMETERS],
                 )
             },
