@@ -942,15 +942,7 @@ def check_gtin(session: Session, business_id: int, gtin: str | None, now: dateti
         (holder for holder in (owner, prefix_holder) if holder not in (None, business_id)), None
     )
     if other is not None:
-        raise IdentityConflict(
-            N_("GTIN %(gtin)s belongs to another verified business"),
-            field="gtin",
-            kind=ALERT_GTIN_TAKEN,
-            business_id=business_id,
-            other_business_id=other,
-            detail=gtin14,
-            gtin=gtin,
-        )
+        raise _gtin_taken(business_id, other, gtin14, shown=gtin)
     own = business_prefixes(session, business_id)
     if own and prefix_holder != business_id and not gtin14.startswith("000000"):
         raise IdentityConflict(
@@ -967,26 +959,36 @@ def check_gtin(session: Session, business_id: int, gtin: str | None, now: dateti
             prefixes=", ".join(own),
         )
     if is_verified(business) and owner is None:
-        claim_gtin(session, business, gtin14, now)
+        _record_owner(session, business_id, gtin14, now)
 
 
 def claim_gtin(session: Session, business: Business, gtin: str, now: datetime) -> None:
+    """Make a GTIN a (newly verified) business already uses its own, unless it is
+    another's."""
     gtin14 = normalize_gtin(gtin)
     owner = session.scalar(select(GtinOwner.business_id).where(GtinOwner.gtin == gtin14))
     if owner == business.id:
         return
     holder = owner if owner is not None else _prefix_holder_of_gtin(session, gtin14)
     if holder is not None and holder != business.id:
-        raise IdentityConflict(
-            N_("GTIN %(gtin)s belongs to another verified business"),
-            field="gtin",
-            kind=ALERT_GTIN_TAKEN,
-            business_id=business.id,
-            other_business_id=holder,
-            detail=gtin14,
-            gtin=gtin14,
-        )
-    session.add(GtinOwner(gtin=gtin14, business_id=business.id, claimed_at=now))
+        raise _gtin_taken(business.id, holder, gtin14, shown=gtin14)
+    _record_owner(session, business.id, gtin14, now)
+
+
+def _gtin_taken(business_id: int, holder: int, gtin14: str, *, shown: str) -> IdentityConflict:
+    return IdentityConflict(
+        N_("GTIN %(gtin)s belongs to another verified business"),
+        field="gtin",
+        kind=ALERT_GTIN_TAKEN,
+        business_id=business_id,
+        other_business_id=holder,
+        detail=gtin14,
+        gtin=shown,
+    )
+
+
+def _record_owner(session: Session, business_id: int, gtin14: str, now: datetime) -> None:
+    session.add(GtinOwner(gtin=gtin14, business_id=business_id, claimed_at=now))
     try:
         session.flush()  # the primary key: of two concurrent claims, one wins
     except IntegrityError as exc:
